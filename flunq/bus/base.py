@@ -14,7 +14,8 @@ is at least once; handlers must be idempotent (Flunq's are: facts carry effect i
   message calls :meth:`dead_letter` itself.
 - A group is created on its first :meth:`read` and starts at the oldest message the topic
   still keeps, so messages published before any consumer existed are not lost. Backends
-  may drop messages that every existing group has acked.
+  may drop messages once every existing group has received them, so a group that must
+  see everything reads (and so creates itself) before the messages are published.
 - :meth:`broadcast` / :meth:`subscribe` are a separate, *non-durable* fan-out channel for
   notifications (an execution changed): every subscriber gets every message published
   while it listens, nothing is kept. A subscriber that falls far behind loses the oldest

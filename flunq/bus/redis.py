@@ -158,6 +158,9 @@ class RedisBus(Bus):
                 socket_timeout=self._socket_timeout,
                 socket_keepalive=True,
                 client_name=self._client_name,
+                # Reply shapes differ between RESP2 and RESP3 (and redis-py versions
+                # default to either); the parsing here is written for RESP2.
+                protocol=2,
             )
         except (ValueError, TypeError) as exc:
             raise ConfigError(f"invalid redis bus URL or option: {exc}") from exc
@@ -254,7 +257,9 @@ class RedisBus(Bus):
             out = await self._claim(topic, state, group, consumer, count)
         if len(out) < count:
             wait = 0.0 if out else min(deadline - time.monotonic(), self._claim_every)
-            out += await self._read_new(topic, state.stream, group, consumer, count - len(out), wait)
+            out += await self._read_new(
+                topic, state.stream, group, consumer, count - len(out), wait
+            )
         return out
 
     async def _ensure_group(self, stream: str, group: str) -> None:
@@ -273,8 +278,9 @@ class RedisBus(Bus):
         self, topic: str, stream: str, group: str, consumer: str, count: int, wait: float
     ) -> list[Message]:
         client = self._redis()
-        streams = {stream: ">"}
-        reply = await client.xreadgroup(group, consumer, streams, count=count)
+        streams: dict[Any, Any] = {stream: ">"}
+        # redis-py types replies as unions over protocol versions; ours is RESP2.
+        reply: Any = await client.xreadgroup(group, consumer, streams, count=count)
         closing = self._closing
         if not reply and wait >= 0.001 and closing is not None and not closing.done():
             block_ms = max(1, int(wait * 1000))
@@ -373,7 +379,7 @@ class RedisBus(Bus):
         if limit < 1:
             return []
         with _translated("dead_letters"):
-            rows = await client.xrange(self._topic(topic).dead, count=limit)
+            rows: Any = await client.xrange(self._topic(topic).dead, count=limit)
         return [
             DeadLetter(
                 id=_text(fields.get(b"id", mid)),
@@ -547,4 +553,3 @@ class _Broadcasts:
         for confirmed in self._confirm.values():
             confirmed.cancel()
         self._confirm.clear()
-

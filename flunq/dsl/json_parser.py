@@ -134,7 +134,8 @@ class _Parser:
         char = self.text[self.pos : self.pos + 1]
         if char in ("{", "["):
             if len(self.stack) >= MAX_DEPTH:
-                raise self._error(f"the document is nested too deeply (more than {MAX_DEPTH} levels)", pointer)
+                message = f"the document is nested too deeply (more than {MAX_DEPTH} levels)"
+                raise self._error(message, pointer, syntax=False)
             self.pos += 1
             container: dict[str, Any] | list[Any] = {} if char == "{" else []
             self._attach(container, pointer, where, key)
@@ -195,8 +196,9 @@ class _Parser:
         assert match is not None  # the pattern matches the empty string
         self.pos = match.end()
 
-    def _error(self, message: str, pointer: str | None = None) -> DefinitionError:
+    def _error(self, message: str, pointer: str | None = None, syntax: bool = True) -> DefinitionError:
         line, column = self.lines.at(self.pos)
         if pointer is None:
             pointer = self.stack[-1].pointer if self.stack else ""
-        return DefinitionError(f"invalid JSON: {message}", pointer=pointer, line=line, column=column)
+        text = f"invalid JSON: {message}" if syntax else message
+        return DefinitionError(text, pointer=pointer, line=line, column=column)

@@ -11,6 +11,8 @@ The checks, by module:
   variable names; endpoint strings; schedules; ``use.secrets`` without repeats;
 - :mod:`flunq.dsl.flow`: task names, ``then`` targets, switch cases;
 - :mod:`flunq.dsl.references`: references to ``use`` components and catalogs;
+- :mod:`flunq.dsl.shapes`: what the model lets through but the schema forbids (explicit
+  ``null`` properties, event attribute types, one extension per ``use.extensions`` item);
 - :mod:`flunq.dsl.expression_checks`: every runtime expression compiles; ``$secrets.x``
   names a declared secret.
 """
@@ -29,6 +31,7 @@ from flunq.dsl.expression_checks import check_expressions
 from flunq.dsl.flow import check_flow
 from flunq.dsl.problems import Problems
 from flunq.dsl.references import URI, check_references
+from flunq.dsl.shapes import check_shapes
 from flunq.dsl.walker import Site, may_hold, walk
 from flunq.errors import DefinitionError
 from flunq.expressions import is_expression
@@ -62,6 +65,7 @@ def validate(workflow: m.Workflow, data: Any = None) -> None:
     sites = list(walk(workflow))
     check_flow(sites, problems)
     check_references(workflow, sites, problems)
+    check_shapes(sites, data, problems)
     _check_values(sites, problems)
     check_expressions(workflow, sites, problems)
     problems.raise_if_any()

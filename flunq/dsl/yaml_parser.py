@@ -54,7 +54,8 @@ def parse_yaml(text: str) -> tuple[Any, Positions]:
             tree.feed(event)
     except ReaderError as exc:
         line, column = line_col(text, exc.position)
-        reason = f"character {exc.character!r} is not allowed in YAML text"
+        char = chr(exc.character) if isinstance(exc.character, int) else exc.character
+        reason = f"character {char!r} is not allowed in YAML text"
         raise DefinitionError(reason, pointer=tree.pointer, line=line, column=column) from None
     except MarkedYAMLError as exc:
         raise _syntax_error(exc, tree.pointer) from None

@@ -48,7 +48,7 @@ import httpx
 from flunq.effects.context import EffectContext
 from flunq.errors import WorkflowError, problem
 
-__all__ = ["auth_for", "token_for"]
+__all__ = ["BearerAuth", "OAuth2Auth", "auth_for", "fingerprint", "token_for"]
 
 log = logging.getLogger(__name__)
 
@@ -169,10 +169,14 @@ def _check_grant(scheme: str, props: Mapping[str, Any]) -> None:
         )
 
 
-def _cache_key(scheme: str, props: Mapping[str, Any]) -> str:
-    # A digest, so that the cache's keys do not hold the client secret in clear.
-    canonical = json.dumps([scheme, props], sort_keys=True, default=str)
+def fingerprint(policy: Any) -> str:
+    """A digest of a policy, to key caches without keeping its secrets in clear."""
+    canonical = json.dumps(policy, sort_keys=True, default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _cache_key(scheme: str, props: Mapping[str, Any]) -> str:
+    return fingerprint([scheme, props])
 
 
 async def _token_endpoint(scheme: str, props: Mapping[str, Any], ctx: EffectContext) -> str:

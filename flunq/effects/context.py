@@ -9,6 +9,7 @@ discovery documents) and the cache of OAuth2 access tokens.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
@@ -113,6 +114,28 @@ class TokenCache(TTLCache[str]):
     """OAuth2 access tokens by a digest of the policy that obtained them, until they expire."""
 
 
+class _UrlScrubber(logging.Filter):
+    """Drops query strings and user information from the URLs httpx logs.
+
+    httpx logs every request line at INFO; a query may carry an API key or a token.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(isinstance(a, httpx.URL) for a in record.args):
+            record.args = tuple(_scrubbed(a) if isinstance(a, httpx.URL) else a for a in record.args)
+        return True
+
+
+def _scrubbed(url: httpx.URL) -> str:
+    return str(url.copy_with(query=None, fragment=None, username=None, password=None))
+
+
+def _scrub_httpx_logs() -> None:
+    logger = logging.getLogger("httpx")
+    if not any(isinstance(f, _UrlScrubber) for f in logger.filters):
+        logger.addFilter(_UrlScrubber())
+
+
 class EffectContext:
     """Shared state of the effect handlers of one executor role.
 
@@ -132,6 +155,7 @@ class EffectContext:
         max_redirects: int = 20,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        _scrub_httpx_logs()
         self._owns_http = http is None
         self.http: httpx.AsyncClient = http or httpx.AsyncClient(
             timeout=timeout, max_redirects=max_redirects

@@ -216,7 +216,7 @@ def _with_query(url: httpx.URL, query: list[tuple[str, str]]) -> httpx.URL:
         for part in url.query.decode("ascii").split("&")
         if part and unquote_plus(part.split("=", 1)[0]) not in names
     ]
-    added = urlencode(query, quote_via=quote)
+    added = urlencode(query, safe=",", quote_via=quote)  # commas delimit array values
     return url.copy_with(query="&".join([*kept, added]).encode("ascii"))
 
 

@@ -7,8 +7,10 @@ Arguments (evaluated by the interpreter)::
      "authentication": {...}}
 
 The document is fetched with ``document.authentication`` (following redirects), parsed
-as JSON or YAML and cached by URI in ``ctx.documents``. Swagger 2.0 and OpenAPI 3.x are
-supported:
+as JSON or YAML and cached in ``ctx.documents`` by URI (and by the credentials' fingerprint
+when it needed some, so that a call without them cannot read it from the cache). Only
+``http``/``https`` documents are fetched: ``file://`` would expose the executor's files.
+Swagger 2.0 and OpenAPI 3.x are supported:
 
 - base URL: Swagger 2.0 ``<scheme>://<host><basePath>`` where the scheme is ``https`` when
   listed in ``schemes`` (else the first one, else the document's scheme) and ``host``
@@ -28,9 +30,10 @@ supported:
   parameter named like the body (the Swagger parameter's name; for OpenAPI
   ``x-codegen-request-body-name``, ``x-body-name`` or ``body``) when given; otherwise the
   parameters that match no declared parameter, as one object, when there are any. It is
-  sent as JSON unless the operation only consumes ``application/x-www-form-urlencoded``
-  (or ``multipart/form-data``, which is sent form-encoded too); other given parameters
-  that match nothing are ignored;
+  sent as JSON when the operation accepts JSON (or anything), else form-encoded when it
+  accepts ``application/x-www-form-urlencoded`` (or ``multipart/form-data``, which is
+  sent form-encoded too), else as its first media type. When the operation takes no
+  body, given parameters that match nothing are ignored;
 - ``Accept: application/json`` is sent when the operation produces JSON (Swagger
   ``produces``, OpenAPI success/default response content), else its media types.
 
@@ -53,6 +56,7 @@ from urllib.parse import quote, urljoin, urlsplit
 
 from ruamel.yaml import YAML, YAMLError
 
+from flunq.effects.auth import fingerprint
 from flunq.effects.context import EffectContext
 from flunq.effects.http import OUTPUTS, HttpRequest, exchange, send
 from flunq.effects.uritemplate import render_scalar
@@ -109,7 +113,11 @@ async def call_openapi(args: dict[str, Any], ctx: EffectContext) -> Any:
 async def load_document(
     uri: str, authentication: Mapping[str, Any] | None, ctx: EffectContext
 ) -> dict[str, Any]:
-    """The parsed document at ``uri``, from ``ctx.documents`` or fetched (then cached)."""
+    """The parsed document at ``uri``, from ``ctx.documents`` or fetched (then cached).
+
+    A document fetched with credentials is cached under its URI *and* their fingerprint:
+    a call without them must not read it from the cache.
+    """
 
     async def load() -> tuple[dict[str, Any], float | None]:
         request = HttpRequest(
@@ -118,7 +126,8 @@ async def load_document(
         response = await exchange(request, ctx)
         return parse_document(response.content, uri), None
 
-    document: dict[str, Any] = await ctx.documents.get_or_load(uri, load)
+    key = (uri, fingerprint(authentication)) if authentication else uri
+    document: dict[str, Any] = await ctx.documents.get_or_load(key, load)
     return document
 
 

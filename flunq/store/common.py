@@ -61,6 +61,11 @@ def check_limit(limit: int) -> None:
         raise StoreError(f"limit must be at least 1, got {limit}")
 
 
+def check_journal_limit(limit: int | None) -> None:
+    if limit is not None and limit < 0:
+        raise StoreError(f"journal limit must not be negative, got {limit}")
+
+
 def parse_after(after: str | None) -> tuple[str, str] | None:
     """``"tenant/id"`` -> ``(tenant, id)``; tenants cannot contain ``/`` (they are URL segments)."""
     if after is None:

@@ -49,8 +49,8 @@ class MemoryStore(Store):
     @classmethod
     def from_url(cls, url: str, **options: Any) -> MemoryStore:
         """``memory://``; it takes no options."""
-        if options:
-            raise ConfigError(f"the memory store takes no options, got {sorted(options)}")
+        if options or "?" in url:
+            raise ConfigError("the memory store takes no options")
         return cls()
 
     # -- definitions ---------------------------------------------------------------------
@@ -209,6 +209,7 @@ class MemoryStore(Store):
     async def read_journal(
         self, tenant: str, execution_id: str, after: int = 0, limit: int | None = None
     ) -> list[JournalEntry]:
+        common.check_journal_limit(limit)
         journal = self._get(tenant, execution_id).journal
         end = None if limit is None else max(after, 0) + limit
         return [common.ENTRY.decode(raw) for raw in journal[max(after, 0) : end]]
@@ -237,9 +238,9 @@ class MemoryStore(Store):
 
     async def claim_due_timers(self, now: float, limit: int, lease: float) -> list[Timer]:
         common.check_limit(limit)
-        due = sorted(
-            (v[0], k) for k, v in self._timers.items() if v[0] <= now and v[1] <= now
-        )[:limit]
+        due = sorted((v[0], k) for k, v in self._timers.items() if v[0] <= now and v[1] <= now)[
+            :limit
+        ]
         for _, k in due:
             self._timers[k][1] = now + lease
         return [Timer(tenant=k[0], execution_id=k[1], timer_id=k[2], due=d) for d, k in due]

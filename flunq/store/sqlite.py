@@ -21,7 +21,8 @@ from functools import partial
 from typing import Any
 
 from flunq.errors import ConfigError, NotFound, StoreError
-from flunq.store import common, sqlite_ops as ops
+from flunq.store import common
+from flunq.store import sqlite_ops as ops
 from flunq.store.base import (
     Commit,
     DefinitionRecord,
@@ -74,8 +75,10 @@ class SQLiteStore(Store):
         if parts.netloc == ":memory:" or path == ":memory:":
             raise ConfigError("sqlite in memory is not supported; use memory:// instead")
         if parts.netloc or not path:
-            raise ConfigError(f"expected sqlite:///relative/path.db or sqlite:////abs.db, got {url!r}")
-        merged: dict[str, Any] = dict(parse_qsl(parts.query))
+            raise ConfigError(
+                f"expected sqlite:///relative/path.db or sqlite:////abs.db, got {url!r}"
+            )
+        merged: dict[str, Any] = dict(parse_qsl(parts.query, keep_blank_values=True))
         merged.update(options)
         try:
             return cls(path, **merged)
@@ -127,6 +130,11 @@ class SQLiteStore(Store):
             await readers.close()
             self._readers = None
 
+    def group_stats(self) -> tuple[int, int]:
+        """(transactions committed, write operations they carried) since start."""
+        w = self._writer
+        return (0, 0) if w is None else (w.transactions, w.operations)
+
     async def _write(self, op: ops.Op) -> Any:
         if self._writer is None:
             raise StoreError("the sqlite store is not started")
@@ -147,7 +155,9 @@ class SQLiteStore(Store):
     async def get_definition(
         self, tenant: str, namespace: str, name: str, version: str | None = None
     ) -> DefinitionRecord:
-        rows = await self._read(partial(ops.get_definitions, key=(tenant, namespace, name, version)))
+        rows = await self._read(
+            partial(ops.get_definitions, key=(tenant, namespace, name, version))
+        )
         chosen = latest(r[3] for r in rows) if version is None else version
         for r in rows:
             if r[3] == chosen:
@@ -158,7 +168,9 @@ class SQLiteStore(Store):
     async def list_definitions(
         self, tenant: str, namespace: str | None = None, name: str | None = None
     ) -> list[DefinitionRecord]:
-        rows = await self._read(partial(ops.list_definitions, tenant=tenant, ns=namespace, name=name))
+        rows = await self._read(
+            partial(ops.list_definitions, tenant=tenant, ns=namespace, name=name)
+        )
         out = [ops.definition(r) for r in rows]
         out.sort(key=lambda d: (d.namespace, d.name, version_key(d.version)))
         return out
@@ -260,6 +272,7 @@ class SQLiteStore(Store):
     async def read_journal(
         self, tenant: str, execution_id: str, after: int = 0, limit: int | None = None
     ) -> list[JournalEntry]:
+        common.check_journal_limit(limit)
         op = partial(
             ops.read_journal, tenant=tenant, execution_id=execution_id, after=after, limit=limit
         )

@@ -355,10 +355,10 @@ def list_rows(conn: sqlite3.Connection, *, q: ListQuery) -> list[bytes]:
 def active_rows(
     conn: sqlite3.Connection, *, after: tuple[str, str] | None, limit: int
 ) -> list[bytes]:
-    if after is None:
-        sql, args = "SELECT row FROM executions WHERE active = 1", ()
-    else:
-        sql, args = "SELECT row FROM executions WHERE active = 1 AND (tenant, id) > (?, ?)", after
+    sql = "SELECT row FROM executions WHERE active = 1"
+    args: tuple[str, ...] = ()
+    if after is not None:
+        sql, args = sql + " AND (tenant, id) > (?, ?)", after
     rows = conn.execute(sql + " ORDER BY tenant, id LIMIT ?", (*args, limit)).fetchall()
     return [bytes(r[0]) for r in rows]
 

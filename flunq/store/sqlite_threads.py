@@ -12,6 +12,7 @@ writes) on a small thread pool, so no SQLite call ever blocks the event loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import sqlite3
 import threading
@@ -75,6 +76,9 @@ class GroupWriter:
         self._queue: queue.SimpleQueue[list[_Job] | None] = queue.SimpleQueue()
         self._lock = threading.Lock()  # makes "closed?" + enqueue atomic against close()
         self._closed = False
+        #: transactions committed and operations applied so far (to see grouping at work)
+        self.transactions = 0
+        self.operations = 0
         self._thread = threading.Thread(target=self._run, name="flunq-sqlite-writer", daemon=True)
         self._thread.start()
 
@@ -126,6 +130,8 @@ class GroupWriter:
             conn.execute("BEGIN IMMEDIATE")
             outcomes = [self._apply_one(conn, job.op) for job in jobs]
             conn.execute("COMMIT")
+            self.transactions += 1
+            self.operations += len(jobs)
         except Exception as exc:  # the transaction as a whole failed: nothing was written
             _rollback(conn)
             outcomes = [(False, translate(exc)) for _ in jobs]
@@ -152,10 +158,8 @@ class GroupWriter:
         for job, (ok, value) in zip(jobs, outcomes, strict=True):
             by_loop.setdefault(job.loop, []).append((job.future, ok, value))
         for loop, items in by_loop.items():
-            try:
+            with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
                 loop.call_soon_threadsafe(_settle, items)
-            except RuntimeError:  # that loop is closed: nobody is waiting any more
-                pass
 
 
 class ReaderPool:

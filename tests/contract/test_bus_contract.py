@@ -9,12 +9,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from typing import Any
 
 import pytest
 
 from flunq.bus import Bus, Message, open_bus
 from flunq.bus.base import DeadLetter
-from flunq.errors import BusError, ConfigError
+from flunq.errors import BackendUnavailable, BusError, ConfigError
 
 try:  # fixtures; the import path depends on whether tests/ is a package
     from .bus_backends import MakeBus, backend, bus, make_bus, prefix, redis_admin
@@ -55,6 +56,7 @@ async def test_publish_nothing_is_a_no_op(bus: Bus) -> None:
 
 async def test_each_message_to_one_consumer_of_a_group_and_to_every_group(bus: Bus) -> None:
     bodies = [str(i).encode() for i in range(10)]
+    assert await bus.read("t", "g2", "c1", block=0) == []  # g2 exists before the publish
     await bus.publish("t", bodies)
     first = await bus.read("t", "g1", "c1", count=4, block=1)
     second = await read_all(bus, "t", "g1", "c2")
@@ -301,3 +303,116 @@ def test_shared_flag() -> None:
     assert open_bus("memory://").shared is False
     redis_bus = open_bus("redis://127.0.0.1:6379/0?prefix=p", redeliver_after=5)
     assert redis_bus.shared is True and redis_bus.redeliver_after == 5
+
+
+# -- Redis only: a shared server that drops connections and loses data ------------------------
+
+redis_only = pytest.mark.parametrize("backend", ["redis"], indirect=True)
+
+
+async def kill_own_connections(admin: Any, name: str) -> int:
+    """Drop the bus's connections only (CLIENT KILL TYPE normal would also cut the
+    connections of everyone else using this Redis)."""
+    killed = 0
+    for client in await admin.client_list():
+        if client.get("name") == name:
+            killed += await admin.client_kill_filter(_id=client["id"])
+    return killed
+
+
+@redis_only
+async def test_redis_survives_dropped_connections(
+    make_bus: MakeBus, redis_admin: Any, prefix: str
+) -> None:
+    bus = await make_bus(redeliver_after=REDELIVER)
+    async with bus.subscribe("news") as subscription:
+        await bus.publish("t", [b"before"])
+        assert [m.body for m in await bus.read("t", "g", "c", block=1)] == [b"before"]
+        blocked = asyncio.create_task(bus.read("t", "g", "c", block=3))
+        await asyncio.sleep(0.1)
+        assert await kill_own_connections(redis_admin, prefix) >= 2  # reader + pub/sub
+        await bus.publish("t", [b"after"])
+        assert [m.body for m in await asyncio.wait_for(blocked, 4)] == [b"after"]
+        await kill_own_connections(redis_admin, prefix)
+        await bus.publish("t", [b"again"])
+        assert [m.body for m in await bus.read("t", "g", "c", block=1)] == [b"again"]
+        # Broadcasts are not kept: the ones sent before the subscription is back are
+        # lost, so keep sending until one gets through.
+        for _ in range(30):
+            await bus.broadcast("news", b"ping")
+            try:
+                assert await asyncio.wait_for(anext(subscription), 0.1) == b"ping"
+                break
+            except TimeoutError:
+                continue
+        else:
+            pytest.fail("the subscription did not come back after its connection dropped")
+
+
+@redis_only
+async def test_redis_recreates_a_lost_stream_and_its_group(
+    make_bus: MakeBus, redis_admin: Any, prefix: str
+) -> None:
+    bus = await make_bus(redeliver_after=REDELIVER)
+    stream = f"{prefix}:t"
+    await bus.publish("t", [b"one"])
+    (one,) = await bus.read("t", "g", "c", block=1)
+    await bus.ack("t", "g", [one.id])
+    await redis_admin.delete(stream)  # the server lost its data
+    await bus.publish("t", [b"two"])
+    assert [m.body for m in await bus.read("t", "g", "c", block=1)] == [b"two"]
+    assert [g["name"] for g in await redis_admin.xinfo_groups(stream)] == [b"g"]
+    # A read blocked while the stream vanishes carries on as well.
+    blocked = asyncio.create_task(bus.read("t", "g", "c", block=3))
+    await asyncio.sleep(0.1)
+    await redis_admin.delete(stream)
+    await asyncio.sleep(0.1)
+    await bus.publish("t", [b"three"])
+    assert [m.body for m in await asyncio.wait_for(blocked, 4)] == [b"three"]
+    await redis_admin.xgroup_destroy(stream, "g")  # or just the group
+    await bus.publish("t", [b"four"])
+    assert b"four" in [m.body for m in await bus.read("t", "g", "c", block=1)]
+
+
+@redis_only
+async def test_redis_instances_share_topics_and_broadcasts(make_bus: MakeBus) -> None:
+    here = await make_bus(redeliver_after=REDELIVER)
+    there = await make_bus(redeliver_after=REDELIVER)  # another process, same deployment
+    await here.publish("t", [b"job"])
+    (taken,) = await there.read("t", "g", "worker-there", block=1)
+    await asyncio.sleep(PAST_DUE)  # "there" died without acking
+    (again,) = await here.read("t", "g", "worker-here", block=1)
+    assert (again.id, again.deliveries) == (taken.id, 2)
+    async with there.subscribe("news") as subscription:
+        await here.broadcast("news", b"hello")
+        assert await next_body(subscription) == b"hello"
+
+
+@redis_only
+async def test_redis_trims_what_every_group_acked(
+    make_bus: MakeBus, redis_admin: Any, prefix: str
+) -> None:
+    bus = await make_bus(trim_every=0.0)
+    stream = f"{prefix}:t"
+    node = int((await redis_admin.config_get("stream-node-max-entries"))["stream-node-max-entries"])
+    if not 0 < node <= 500:
+        pytest.skip(f"stream-node-max-entries={node}: approximate trimming would be too coarse")
+    assert await bus.read("t", "slow", "c", block=0) == []
+    await bus.publish("t", [b"x"] * (3 * node))
+    for group in ("fast", "slow"):
+        while batch := await bus.read("t", group, "c", count=node, block=0):
+            await bus.ack("t", group, [m.id for m in batch])
+        if group == "fast":
+            assert await redis_admin.xlen(stream) == 3 * node  # "slow" still needs them
+    assert await redis_admin.xlen(stream) <= node
+
+
+async def test_redis_unreachable_is_backend_unavailable() -> None:
+    bus = open_bus("redis://127.0.0.1:1/0?prefix=nowhere")
+    started = time.monotonic()
+    with pytest.raises(BackendUnavailable):
+        await bus.start()
+    with pytest.raises(BackendUnavailable):
+        await bus.publish("t", [b"x"])
+    assert time.monotonic() - started < 5
+    await bus.close()

@@ -179,6 +179,8 @@ class AuthServer:
             if self.expires_in is not None:
                 answer["expires_in"] = self.expires_in
             return httpx.Response(200, json=answer)
+        if request.headers.get("authorization", "").startswith("Basic "):
+            return httpx.Response(200, json={"basic": True})
         token = request.headers.get("authorization", "").removeprefix("Bearer ")
         if not token.startswith("tok-") or token in self.revoked:
             return httpx.Response(401)
@@ -226,7 +228,9 @@ async def test_tokens_are_renewed_when_they_expire(make_ctx: Callable[..., Effec
     server = AuthServer(expires_in=60)
     ctx = make_ctx(server)
     await call(ctx, oauth2())
-    clock.now += 50  # within 60 s minus the renewal margin
+    clock.now += 10
+    assert await call(ctx, oauth2()) == {"token": "tok-1"}
+    clock.now += 45  # 55 s: past 60 s minus the renewal margin
     assert await call(ctx, oauth2()) == {"token": "tok-2"}
     assert len(server.token_requests) == 2
 

@@ -69,7 +69,7 @@ async def test_json_content_is_deserialised(make_ctx: Callable[..., EffectContex
 @pytest.mark.parametrize(
     ("headers", "body", "expected"),
     [
-        ({"content-type": "text/plain; charset=utf-8"}, "hello".encode(), "hello"),
+        ({"content-type": "text/plain; charset=utf-8"}, b"hello", "hello"),
         ({"content-type": "application/problem+json"}, b'{"a": 1}', {"a": 1}),
         ({"content-type": "application/json"}, b"not json", "not json"),
         ({}, b"[1, 2]", [1, 2]),
@@ -279,13 +279,16 @@ async def serve(reply: bytes | None) -> asyncio.Server:
     """A one-shot HTTP/1.1 server answering ``reply`` verbatim (or never, when ``None``)."""
 
     async def on_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.readuntil(b"\r\n\r\n")
-        if reply is None:
-            await asyncio.sleep(5)
-        else:
-            writer.write(reply)
-            await writer.drain()
-        writer.close()
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+            if reply is None:
+                await reader.read()  # until the client gives up and hangs up
+            else:
+                writer.write(reply)
+                await writer.drain()
+        finally:
+            writer.close()
+            await writer.wait_closed()
 
     return await asyncio.start_server(on_client, "127.0.0.1", 0)
 

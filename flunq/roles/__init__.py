@@ -1,0 +1,1 @@
+"""The four roles (api, worker, executor, timer), each a long-lived supervised task."""
