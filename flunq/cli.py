@@ -20,6 +20,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from flunq.commands.run import add_run
+from flunq.commands.serve import add_serve
 from flunq.dsl.loader import load
 from flunq.errors import DefinitionError, DefinitionErrors
 
@@ -100,8 +102,8 @@ def _not_available(name: str) -> int:
 
 #: Subcommand name -> function registering its subparser (in ``--help`` order).
 COMMANDS: dict[str, Callable[[Subparsers], None]] = {
-    "run": _placeholder("run", "run one workflow to the end"),
-    "serve": _placeholder("serve", "run the engine and its HTTP API"),
+    "run": add_run,
+    "serve": add_serve,
     "validate": add_validate,
 }
 

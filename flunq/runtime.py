@@ -61,7 +61,10 @@ class Runtime:
         bus = open_bus(s.bus, redeliver_after=s.redeliver_after, max_deliveries=s.max_deliveries)
         await store.start()
         await bus.start()
-        context = effects.EffectContext(self._http_client, timeout=s.http_timeout) if "executor" in s.roles else None
+        context = (
+            effects.EffectContext(self._http_client, timeout=s.http_timeout, allow_run=s.allow_run)
+            if "executor" in s.roles else None
+        )
         try:
             self.engine = Engine(store, bus)
             self.roles = self._roles(self.engine, context)
@@ -84,8 +87,7 @@ class Runtime:
             roles.append(Sweeper(engine, interval=s.sweep_interval, stale_after=s.stale_after))
         if "executor" in s.roles:
             assert context is not None
-            roles.append(Executor(engine.bus, context, consumer=self.consumer,
-                                  concurrency=s.executor_concurrency, allow_run=s.allow_run))
+            roles.append(Executor(engine.bus, context, consumer=self.consumer, concurrency=s.executor_concurrency))
         if "timer" in s.roles:
             roles.append(TimerRole(engine.store, engine.bus, poll=s.timer_poll, lease=s.timer_lease))
         if "api" in s.roles:

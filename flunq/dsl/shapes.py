@@ -1,9 +1,11 @@
 """Shapes the typed model lets through but the official schema forbids.
 
 The model reads an optional property given as ``null`` as if it were absent, keeps event
-properties as a free mapping and ``use.extensions`` items as plain mappings; the schema
-rejects ``null`` for every DSL property, types the standard CloudEvent attributes and wants
-one extension per item. These checks close the gap so that our verdict agrees with it.
+properties as a free mapping, ``use.extensions`` items as plain mappings and some strings
+without their pattern; the schema rejects ``null`` for every DSL property, types the
+standard CloudEvent attributes, wants one extension per item, error types that are URIs,
+non-empty error filters, and HTTP ``headers``/``query`` strings that are expressions. These
+checks close the gap so that our verdict agrees with it.
 """
 
 from __future__ import annotations
@@ -36,6 +38,17 @@ def check_shapes(sites: Iterable[Site], data: Any, problems: Problems) -> None:
             _check_event(value.with_ or {}, f"{site.pointer}/with", problems, emitted=True)
         elif isinstance(value, m.EventFilter):
             _check_event(value.with_, f"{site.pointer}/with", problems, emitted=False)
+        elif isinstance(value, m.ErrorDefinition):
+            _check_error_type(value.type, f"{site.pointer}/type", problems)
+        elif isinstance(value, m.ErrorFilter) and not msgspec.structs.asdict(value):
+            problems.add(
+                "an error filter needs at least one of type, status, instance, title, details",
+                site.pointer,
+            )
+        elif site.holds(m.HttpArguments, "headers", "query") and isinstance(value, str):
+            if not is_expression(value):
+                name = site.pointer.rsplit("/", 1)[-1]
+                problems.add(f"'{name}' must be a mapping or a ${{ }} expression", site.pointer)
 
 
 def node_at(data: Any, pointer: str) -> Any:
@@ -73,6 +86,15 @@ def _check_extension_items(site: Site, items: list[Any], problems: Problems) -> 
                 f"(name: {{extend, ...}}), not {len(item)} keys",
                 f"{site.pointer}/{index}",
             )
+
+
+def _check_error_type(kind: str, pointer: str, problems: Problems) -> None:
+    if not (is_expression(kind) or URI.match(kind)):
+        problems.add(
+            f"error type {kind!r} must be a URI with a scheme (such as "
+            "https://serverlessworkflow.io/spec/1.0.0/errors/runtime) or a ${ } expression",
+            pointer,
+        )
 
 
 def _check_event(properties: dict[str, Any], pointer: str, problems: Problems, emitted: bool) -> None:

@@ -57,7 +57,28 @@ async def _openapi(args: dict[str, Any], ctx: EffectContext) -> Any:
     return await call_openapi(args, ctx)
 
 
-HANDLERS: dict[str, Handler] = {"http": _http, "openapi": _openapi}
+async def _process(args: dict[str, Any], ctx: EffectContext, kind: str) -> Any:
+    from flunq.effects import process
+
+    runner = {"shell": process.run_shell, "script": process.run_script, "container": process.run_container}[kind]
+    return await runner(args, ctx)
+
+
+async def _shell(args: dict[str, Any], ctx: EffectContext) -> Any:
+    return await _process(args, ctx, "shell")
+
+
+async def _script(args: dict[str, Any], ctx: EffectContext) -> Any:
+    return await _process(args, ctx, "script")
+
+
+async def _container(args: dict[str, Any], ctx: EffectContext) -> Any:
+    return await _process(args, ctx, "container")
+
+
+HANDLERS: dict[str, Handler] = {
+    "http": _http, "openapi": _openapi, "shell": _shell, "script": _script, "container": _container,
+}
 
 _LAZY = {name: "flunq.effects.context" for name in ("DocumentCache", "EffectContext", "TokenCache", "TTLCache")}
 

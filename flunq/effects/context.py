@@ -154,12 +154,17 @@ class EffectContext:
         max_tokens: int = 1024,
         max_redirects: int = 20,
         clock: Callable[[], float] = time.monotonic,
+        allow_run: tuple[str, ...] = (),
     ) -> None:
         _scrub_httpx_logs()
         self._owns_http = http is None
+        # An executor runs hundreds of calls at once; httpx's default pool (100) would queue them.
+        limits = httpx.Limits(max_connections=1024, max_keepalive_connections=256)
         self.http: httpx.AsyncClient = http or httpx.AsyncClient(
-            timeout=timeout, max_redirects=max_redirects
+            timeout=timeout, max_redirects=max_redirects, limits=limits
         )
+        #: ``run`` kinds the operator enabled (``shell``, ``script``, ``container``); off by default.
+        self.allow_run = allow_run
         self.timeout = timeout
         self.documents = DocumentCache(maxsize=max_documents, ttl=document_ttl, clock=clock)
         self.tokens = TokenCache(maxsize=max_tokens, ttl=300.0, clock=clock)

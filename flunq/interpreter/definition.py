@@ -10,9 +10,17 @@ from __future__ import annotations
 from typing import Any
 
 import jsonschema
+import msgspec
 
 from flunq.dsl import model as m
 from flunq.errors import WorkflowError
+
+
+def describe_duration(value: m.Duration | None) -> str:
+    """A duration as the author wrote it, for messages: ``PT2S``, ``{"seconds":30}``."""
+    if isinstance(value, m.DurationInline):
+        return msgspec.json.encode(value).decode()
+    return str(value)
 
 
 class Definition:

@@ -17,7 +17,7 @@ from typing import Any
 
 from flunq.errors import ExpressionError, WorkflowError, problem
 from flunq.interpreter import lifecycle
-from flunq.interpreter.definition import Definition
+from flunq.interpreter.definition import Definition, describe_duration
 from flunq.interpreter.machine import NOT_HERE, BudgetExhausted, End, Env, Fault, Machine, Ok, Result
 from flunq.interpreter.protocol import (
     CancelRequested,
@@ -232,7 +232,8 @@ def _close(mc: Machine) -> None:
 def _workflow_timeout(mc: Machine) -> Result:
     mc.state.timeout = None
     after = mc.defn.timeout(mc.defn.workflow.timeout)
-    return Fault(problem("timeout", title="Timeout", detail=f"workflow timed out after {after}", instance="/"))
+    detail = f"workflow timed out after {describe_duration(after)}"
+    return Fault(problem("timeout", title="Timeout", detail=detail, instance="/"))
 
 
 def _cancel(mc: Machine, fact: CancelRequested) -> None:

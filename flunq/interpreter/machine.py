@@ -26,7 +26,7 @@ from flunq.dsl import model as m
 from flunq.dsl.durations import parse_duration
 from flunq.errors import ExpressionError, WorkflowError, problem
 from flunq.interpreter import lifecycle
-from flunq.interpreter.definition import Definition
+from flunq.interpreter.definition import Definition, describe_duration
 from flunq.interpreter.protocol import (
     CancelEffect,
     CancelTimer,
@@ -374,7 +374,7 @@ class Machine:
             if target == frame.timeout:
                 frame.timeout = None
                 self.release(frame.id)
-                after = self.defn.timeout(item.task.timeout)
+                after = describe_duration(self.defn.timeout(item.task.timeout))
                 result = Fault(problem("timeout", title="Timeout", detail=f"task timed out after {after}"))
             elif target == frame.effect or target.startswith(frame.id + "#"):
                 result = handler.resume(self, frame, item, vars, fact)

@@ -28,6 +28,7 @@ class ApiRole(Role):
         self.server = uvicorn.Server(config)
         self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self.port: int | None = None
+        self.ready = asyncio.Event()  # set once the socket listens
 
     def _listen(self) -> socket.socket:
         """Bind here, not in uvicorn, which exits the process when it cannot bind."""
@@ -49,6 +50,7 @@ class ApiRole(Role):
         self.port = sock.getsockname()[1]
         log.warning("API listening on http://%s:%d", self.server.config.host, self.port)
         serving = asyncio.create_task(self.server.serve(sockets=[sock]), name="flunq:api-server")
+        self.ready.set()
         stopping = asyncio.create_task(self._stopping.wait())
         done, _ = await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
         if serving in done:

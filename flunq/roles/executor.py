@@ -17,7 +17,7 @@ import msgspec
 
 from flunq import effects
 from flunq.bus.base import Bus, Message
-from flunq.errors import WorkflowError, problem
+from flunq.errors import WorkflowError
 from flunq.interpreter.protocol import EffectCompleted, EffectFailed, Fact
 from flunq.interpreter.times import now_iso
 from flunq.messages import EFFECTS, WORK, EffectItem, WorkItem, decode_effect, encode
@@ -25,7 +25,6 @@ from flunq.roles.base import Role
 
 log = logging.getLogger("flunq.executor")
 GROUP = "executors"
-PROCESS_KINDS = ("shell", "script", "container")
 
 
 class Outbox:
@@ -65,13 +64,11 @@ class Executor(Role):
 
     def __init__(
         self, bus: Bus, context: effects.EffectContext, *, consumer: str, concurrency: int = 256,
-        allow_run: tuple[str, ...] = (),
     ) -> None:
         super().__init__()
         self.bus = bus
         self.context = context
         self.consumer = consumer
-        self.allow_run = allow_run
         self.slots = asyncio.Semaphore(concurrency)
         self.outbox = Outbox(bus)
         self._running: set[asyncio.Task[None]] = set()
@@ -112,13 +109,6 @@ class Executor(Role):
 
     async def _perform(self, item: EffectItem) -> Fact:
         command = item.command
-        if command.kind in PROCESS_KINDS and command.kind not in self.allow_run:
-            error = problem(
-                "authorization", title="Run Disabled",
-                detail=f"'run: {command.kind}' is disabled on this engine; the operator enables it "
-                f"with FLUNQ_ALLOW_RUN={command.kind}",
-            )
-            return EffectFailed(at=now_iso(), effect_id=command.effect_id, error=error)
         try:
             result = await effects.perform(command, self.context)
         except WorkflowError as exc:

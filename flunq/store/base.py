@@ -219,7 +219,9 @@ class Store(ABC):
         """Entries with ``seq > after`` in order. ``NotFound`` for an unknown execution."""
 
     @abstractmethod
-    async def active_executions(self, limit: int = 1000, after: str | None = None) -> list[ExecutionRecord]:
+    async def active_executions(
+        self, limit: int = 1000, after: str | None = None
+    ) -> list[ExecutionRecord]:
         """Executions of every tenant whose status is not terminal, ordered by (tenant, id),
         starting after the ``tenant/id`` key ``after``: the sweeper walks them on recovery."""
 

@@ -102,10 +102,6 @@ def _base(prefix: str, tenant: str) -> str:
     return f"{prefix}:{_q(tenant)}"
 
 
-def _cid(correlation_id: str | None) -> str:
-    return "" if correlation_id is None else "=" + correlation_id
-
-
 class RedisStore(Store):
     """A store in Redis (standalone server)."""
 
@@ -191,24 +187,44 @@ class RedisStore(Store):
     def _ekey(self, tenant: str, execution_id: str, kind: str = "e") -> str:
         return f"{_base(self.prefix, tenant)}:{kind}:{execution_id}"
 
+    def _index_keys(
+        self,
+        tenant: str,
+        *,
+        status: str | None = None,
+        namespace: str | None = None,
+        name: str | None = None,
+        correlation_id: str | None = None,
+    ) -> dict[str, str]:
+        """The list indexes (lex sorted sets of ``created_at\\0id``) for these filters."""
+        b = _base(self.prefix, tenant)
+        keys = {"all": f"{b}:ix:all"}
+        if status is not None:
+            keys["status"] = f"{b}:ix:st:{_q(status)}"
+        if namespace is not None:
+            keys["namespace"] = f"{b}:ix:ns:{_q(namespace)}"
+        if name is not None:
+            keys["name"] = f"{b}:ix:nm:{_q(name)}"
+        if namespace is not None and name is not None:
+            keys["workflow"] = f"{b}:ix:wf:{_q(namespace)}:{_q(name)}"
+        if correlation_id is not None:
+            keys["correlation"] = f"{b}:ix:cid:{_q(correlation_id)}"
+        return keys
+
     def _row_args(self, record: ExecutionRecord) -> list[Any]:
-        """The 10 row fields the scripts' ``write_row`` takes."""
-        b = _base(self.prefix, record.tenant)
-        ns, name = _q(record.namespace), _q(record.name)
-        ix = [f"{b}:ix:all", f"{b}:ix:st:{_q(record.status)}", f"{b}:ix:ns:{ns}"]
-        ix += [f"{b}:ix:wf:{ns}:{name}", f"{b}:ix:nm:{name}"]
-        if record.correlation_id is not None:
-            ix.append(f"{b}:ix:cid:{_q(record.correlation_id)}")
+        """seq, row, member, ix, active member: what the scripts' ``write_row`` takes."""
+        ix = self._index_keys(
+            record.tenant,
+            status=record.status,
+            namespace=record.namespace,
+            name=record.name,
+            correlation_id=record.correlation_id,
+        )
         return [
             record.seq,
             common.encode(record),
             f"{record.created_at}\0{record.id}",
-            "\n".join(ix),
-            record.status,
-            record.namespace,
-            record.name,
-            _cid(record.correlation_id),
-            "1" if common.is_active(record) else "0",
+            "\n".join(ix.values()),
             f"{record.tenant}\0{record.id}",
         ]
 
@@ -286,8 +302,8 @@ class RedisStore(Store):
         t, eid = record.tenant, record.id
         keys = [self._ekey(t, eid), self._ekey(t, eid, "j"), f"{_base(self.prefix, t)}:idem"]
         keys.append(f"{self.prefix}:active")
-        has_key = idempotency_key is not None
-        args = ["1" if has_key else "0", idempotency_key or "", eid, common.encode(first)]
+        flags = f"{int(idempotency_key is not None)},{int(common.is_active(record))}"
+        args = [flags, idempotency_key or "", eid, common.encode(first)]
         reply = await self._call("create", keys, args + self._row_args(record))
         if reply[0] == 1:
             return await self.get_execution(t, reply[1].decode()), False
@@ -315,10 +331,17 @@ class RedisStore(Store):
         keys = [self._ekey(t, eid, k) for k in ("e", "j", "s")]
         keys += [f"{self.prefix}:{k}" for k in ("active", "timers", "leases")]
         keys += [f"{b}:ls", self._ekey(t, eid, "lx")]
-        args: list[Any] = [c.expected_seq, "0" if c.snapshot is None else "1", c.snapshot or b""]
-        args += [len(c.entries), len(c.timers_set), len(c.timers_cancel)]
-        args += [len(c.listeners_set), len(c.listeners_cancel)]
-        args += self._row_args(rec)
+        counts = (
+            c.expected_seq,
+            len(c.entries),
+            len(c.timers_set),
+            len(c.timers_cancel),
+            len(c.listeners_set),
+            len(c.listeners_cancel),
+            int(c.snapshot is not None),
+            int(common.is_active(rec)),
+        )
+        args: list[Any] = [",".join(map(str, counts)), *self._row_args(rec), c.snapshot or b""]
         args += [common.encode(e) for e in c.entries]
         for timer in c.timers_set:
             args += [f"{t}\0{eid}\0{timer.timer_id}", float(timer.due)]
@@ -400,30 +423,28 @@ class RedisStore(Store):
         limit: int = 50,
     ) -> Page:
         common.check_limit(limit)
-        b = _base(self.prefix, tenant)
-        if correlation_id is not None:
-            index = f"{b}:ix:cid:{_q(correlation_id)}"
-        elif namespace is not None and name is not None:
-            index = f"{b}:ix:wf:{_q(namespace)}:{_q(name)}"
-        elif name is not None:
-            index = f"{b}:ix:nm:{_q(name)}"
-        elif status is not None:
-            index = f"{b}:ix:st:{_q(status)}"
-        elif namespace is not None:
-            index = f"{b}:ix:ns:{_q(namespace)}"
-        else:
-            index = f"{b}:ix:all"
+        filters = self._index_keys(
+            tenant,
+            status=status,
+            namespace=namespace,
+            name=name,
+            correlation_id=correlation_id,
+        )
+        # Walk the most selective index; a row must also be in the indexes of the other filters.
+        order = ("correlation", "workflow", "name", "status", "namespace", "all")
+        primary = next(kind for kind in order if kind in filters)
+        covered = {primary, "all", "workflow"}
+        if primary == "workflow":
+            covered |= {"namespace", "name"}
+        others = [key for kind, key in filters.items() if kind not in covered]
         # Members are "created_at\0id": lex order is (created_at, id) order.
-        uppers = [x for x in (until, cursor and "\0".join(common.decode_cursor(cursor))) if x]
+        uppers = [] if until is None else [until]
+        if cursor is not None:
+            uppers.append("\0".join(common.decode_cursor(cursor)))
         hi = "(" + min(uppers) if uppers else "+"
         lo = "[" + since if since is not None else "-"
-        args: list[Any] = [hi, lo, limit + 1, f"{b}:e:"]
-        for field, value in (("status", status), ("ns", namespace), ("name", name)):
-            if value is not None:
-                args += [field, value]
-        if correlation_id is not None:
-            args += ["cid", _cid(correlation_id)]
-        rows = [common.ROW.decode(r) for r in await self._call("list", [index], args)]
+        args: list[Any] = [hi, lo, limit + 1, f"{_base(self.prefix, tenant)}:e:", *others]
+        rows = [common.ROW.decode(r) for r in await self._call("list", [filters[primary]], args)]
         return Page(items=rows[:limit], cursor=common.next_cursor(rows, limit))
 
     async def read_journal(

@@ -5,9 +5,9 @@ or someone ran SCRIPT FLUSH) answers NOSCRIPT; :class:`Script` then loads it aga
 repeats the call, which is safe because a NOSCRIPT call did nothing.
 
 Execution hash fields (``<base>:e:<id>``): ``row`` (msgpack record), ``seq``, ``member``
-(``created_at\\0id``, its member in the list indexes), ``ix`` (the index keys it is in,
-newline separated), ``status``, ``ns``, ``name``, ``cid`` (``""`` for none, else ``"="``
-then the correlation id, so that no correlation id matches "none").
+(``created_at\\0id``, its member in the list indexes) and ``ix`` (the index keys it is in,
+newline separated). Small numbers travel as one comma-separated argument: every argument
+costs client-side packing, which dominates a pipelined commit.
 """
 
 from __future__ import annotations
@@ -19,10 +19,8 @@ from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
 # Shared by CREATE and COMMIT: writes the index row and moves it between index sets.
-# ARGV[a..a+9] = seq, row, member, ix, status, ns, name, cid, active, active member.
 _WRITE_ROW = """
-local function write_row(ekey, akey, a)
-  local seq, row, member, ix = ARGV[a], ARGV[a+1], ARGV[a+2], ARGV[a+3]
+local function write_row(ekey, akey, seq, row, member, ix, active, amember)
   local old = redis.call('HMGET', ekey, 'member', 'ix')
   if old[1] ~= member or old[2] ~= ix then
     if old[1] then
@@ -30,64 +28,71 @@ local function write_row(ekey, akey, a)
     end
     for k in string.gmatch(ix, '[^\\n]+') do redis.call('ZADD', k, 0, member) end
   end
-  if ARGV[a+8] == '1' then
-    redis.call('ZADD', akey, 0, ARGV[a+9])
+  if active == 1 then
+    redis.call('ZADD', akey, 0, amember)
   else
-    redis.call('ZREM', akey, ARGV[a+9])
+    redis.call('ZREM', akey, amember)
   end
-  redis.call('HSET', ekey, 'seq', seq, 'row', row, 'member', member, 'ix', ix,
-    'status', ARGV[a+4], 'ns', ARGV[a+5], 'name', ARGV[a+6], 'cid', ARGV[a+7])
+  redis.call('HSET', ekey, 'seq', seq, 'row', row, 'member', member, 'ix', ix)
+end
+
+local function numbers(csv)
+  local out = {}
+  for v in string.gmatch(csv, '[^,]+') do out[#out + 1] = tonumber(v) end
+  return out
 end
 """
 
 # KEYS: exec hash, journal, idempotency hash, active set.
-# ARGV: has key, key, id, first entry, then the 10 row fields.
+# ARGV: "has key,active", key, id, first entry, seq, row, member, ix, active member.
 CREATE = (
     _WRITE_ROW
     + """
-if ARGV[1] == '1' then
+local h = numbers(ARGV[1])
+if h[1] == 1 then
   local found = redis.call('HGET', KEYS[3], ARGV[2])
   if found then return {1, found} end
 end
 if redis.call('EXISTS', KEYS[1]) == 1 then return {2} end
-write_row(KEYS[1], KEYS[4], 5)
+write_row(KEYS[1], KEYS[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], h[2], ARGV[9])
 redis.call('RPUSH', KEYS[2], ARGV[4])
-if ARGV[1] == '1' then redis.call('HSET', KEYS[3], ARGV[2], ARGV[3]) end
+if h[1] == 1 then redis.call('HSET', KEYS[3], ARGV[2], ARGV[3]) end
 return {0}
 """
 )
 
 # KEYS: exec hash, journal, snapshot hash, active set, timers, leases, listeners hash,
 #       the execution's listener-field set.
-# ARGV: expected seq, has snapshot, snapshot, n entries, n timers set, n timers cancelled,
-#       n listeners set, n listeners cancelled, the 10 row fields (9..18), then the lists:
+# ARGV: "expected,entries,timers set,timers cancelled,listeners set,listeners cancelled,
+#       has snapshot,active", seq, row, member, ix, active member, snapshot, then the lists:
 #       entries, (timer member, due) pairs, timer members, (field, listener) pairs, fields.
 COMMIT = (
     _WRITE_ROW
     + """
+local h = numbers(ARGV[1])
 local cur = redis.call('HGET', KEYS[1], 'seq')
 if not cur then return {1} end
-if cur ~= ARGV[1] then return {2, cur} end
-write_row(KEYS[1], KEYS[4], 9)
-local i = 19
-for _ = 1, tonumber(ARGV[4]) do redis.call('RPUSH', KEYS[2], ARGV[i]); i = i + 1 end
-if ARGV[2] == '1' then redis.call('HSET', KEYS[3], 'seq', ARGV[9], 'state', ARGV[3]) end
-for _ = 1, tonumber(ARGV[5]) do
+if tonumber(cur) ~= h[1] then return {2, cur} end
+write_row(KEYS[1], KEYS[4], ARGV[2], ARGV[3], ARGV[4], ARGV[5], h[8], ARGV[6])
+local i = 8
+for _ = 1, h[2] do redis.call('RPUSH', KEYS[2], ARGV[i]); i = i + 1 end
+if h[7] == 1 then redis.call('HSET', KEYS[3], 'seq', ARGV[2], 'state', ARGV[7]) end
+for _ = 1, h[3] do
   redis.call('ZADD', KEYS[5], ARGV[i + 1], ARGV[i])
   redis.call('HDEL', KEYS[6], ARGV[i])
   i = i + 2
 end
-for _ = 1, tonumber(ARGV[6]) do
+for _ = 1, h[4] do
   redis.call('ZREM', KEYS[5], ARGV[i]); redis.call('HDEL', KEYS[6], ARGV[i]); i = i + 1
 end
-for _ = 1, tonumber(ARGV[7]) do
+for _ = 1, h[5] do
   redis.call('HSET', KEYS[7], ARGV[i], ARGV[i + 1]); redis.call('SADD', KEYS[8], ARGV[i])
   i = i + 2
 end
-for _ = 1, tonumber(ARGV[8]) do
+for _ = 1, h[6] do
   redis.call('HDEL', KEYS[7], ARGV[i]); redis.call('SREM', KEYS[8], ARGV[i]); i = i + 1
 end
-if ARGV[17] ~= '1' then
+if h[8] ~= 1 then
   for _, f in ipairs(redis.call('SMEMBERS', KEYS[8])) do redis.call('HDEL', KEYS[7], f) end
   redis.call('DEL', KEYS[8])
 end
@@ -110,25 +115,23 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
 return {1, redis.call('LRANGE', KEYS[2], ARGV[1], ARGV[2])}
 """
 
-# KEYS: a list index. ARGV: max, min (ZREVRANGEBYLEX bounds), limit, exec key prefix,
-# then (hash field, wanted value) pairs. -> rows, newest first.
+# KEYS: a list index. ARGV: max, min (ZREVRANGEBYLEX bounds), limit, exec key prefix, then
+# the other index keys a row must also be in (the other filters). -> rows, newest first.
 LIST = """
 local out, offset, limit = {}, 0, tonumber(ARGV[3])
-local fields, wants = {'row'}, {}
-for i = 5, #ARGV, 2 do fields[#fields + 1] = ARGV[i]; wants[#wants + 1] = ARGV[i + 1] end
 while #out < limit do
   local members = redis.call('ZREVRANGEBYLEX', KEYS[1], ARGV[1], ARGV[2], 'LIMIT', offset, 200)
   if #members == 0 then break end
   offset = offset + #members
   for _, m in ipairs(members) do
-    local id = string.sub(m, string.find(m, '\\0', 1, true) + 1)
-    local vals = redis.call('HMGET', ARGV[4] .. id, unpack(fields))
-    local ok = vals[1] ~= false
-    for j = 1, #wants do
-      if vals[j + 1] ~= wants[j] then ok = false; break end
+    local ok = true
+    for j = 5, #ARGV do
+      if not redis.call('ZSCORE', ARGV[j], m) then ok = false; break end
     end
     if ok then
-      out[#out + 1] = vals[1]
+      local id = string.sub(m, string.find(m, '\\0', 1, true) + 1)
+      local row = redis.call('HGET', ARGV[4] .. id, 'row')
+      if row then out[#out + 1] = row end
       if #out >= limit then break end
     end
   end

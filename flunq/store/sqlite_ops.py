@@ -264,48 +264,78 @@ def prepare_commit(c: Commit) -> PreparedCommit:
     )
 
 
+# Columns a commit may change besides updated_at, seq and row, with their place in _EXEC_COLS.
+_INDEXED: tuple[tuple[str, int], ...] = (
+    ("namespace", 2),
+    ("name", 3),
+    ("version", 4),
+    ("status", 5),
+    ("created_at", 6),
+    ("correlation_id", 9),
+    ("active", 10),
+)
+
+
 def commit(conn: sqlite3.Connection, *, p: PreparedCommit) -> None:
     found = conn.execute(
-        "SELECT seq FROM executions WHERE tenant = ? AND id = ?", (p.tenant, p.id)
+        "SELECT seq, namespace, name, version, status, created_at, correlation_id, active"
+        " FROM executions WHERE tenant = ? AND id = ?",
+        (p.tenant, p.id),
     ).fetchone()
     if found is None:
         raise NotFound(f"no execution {p.id}")
     if found[0] != p.expected_seq:
         raise ConcurrencyError(f"execution {p.id} is at seq {found[0]}, not {p.expected_seq}")
-    try:
-        conn.executemany(
-            "INSERT INTO journal (tenant, execution_id, seq, body) VALUES (?, ?, ?, ?)", p.entries
-        )
-    except sqlite3.IntegrityError as exc:  # cannot happen after the seq check; the PK guards
-        raise ConcurrencyError(f"execution {p.id}: journal seq taken") from exc
+    if p.entries:
+        try:
+            conn.executemany(
+                "INSERT INTO journal (tenant, execution_id, seq, body) VALUES (?, ?, ?, ?)",
+                p.entries,
+            )
+        except sqlite3.IntegrityError as exc:  # cannot happen after the seq check; the PK guards
+            raise ConcurrencyError(f"execution {p.id}: journal seq taken") from exc
+    # Setting only the columns that changed spares SQLite the index updates of the others
+    # (most steps change neither the workflow, nor the status, nor the correlation id).
+    changed = [
+        (column, p.cols[i])
+        for (column, i), old in zip(_INDEXED, found[1:], strict=True)
+        if p.cols[i] != old
+    ]
+    sets = "".join(f", {column} = ?" for column, _ in changed)
     conn.execute(
-        "UPDATE executions SET namespace = ?, name = ?, version = ?, status = ?, created_at = ?,"
-        " updated_at = ?, seq = ?, correlation_id = ?, active = ?, row = ?"
-        " WHERE tenant = ? AND id = ?",
-        (*p.cols[2:], p.tenant, p.id),
+        f"UPDATE executions SET updated_at = ?, seq = ?, row = ?{sets} WHERE tenant = ? AND id = ?",
+        (p.cols[7], p.cols[8], p.cols[11], *(v for _, v in changed), p.tenant, p.id),
     )
     if p.snapshot is not None:
-        conn.execute("INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?, ?)", p.snapshot)
+        conn.execute(
+            "INSERT INTO snapshots (tenant, execution_id, seq, state) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (tenant, execution_id) DO UPDATE SET seq = excluded.seq,"
+            " state = excluded.state",
+            p.snapshot,
+        )
     _apply_side_tables(conn, p)
 
 
 def _apply_side_tables(conn: sqlite3.Connection, p: PreparedCommit) -> None:
-    # A re-set timer is a new timer: it forgets any claim on the old one.
-    conn.executemany(
-        "INSERT INTO timers (tenant, execution_id, timer_id, due, lease_until)"
-        " VALUES (?, ?, ?, ?, NULL) ON CONFLICT (tenant, execution_id, timer_id)"
-        " DO UPDATE SET due = excluded.due, lease_until = NULL",
-        p.timers_set,
-    )
-    conn.executemany(
-        "DELETE FROM timers WHERE tenant = ? AND execution_id = ? AND timer_id = ?",
-        p.timers_cancel,
-    )
-    conn.executemany("INSERT OR REPLACE INTO listeners VALUES (?, ?, ?, ?)", p.listeners_set)
-    conn.executemany(
-        "DELETE FROM listeners WHERE tenant = ? AND execution_id = ? AND listener_id = ?",
-        p.listeners_cancel,
-    )
+    if p.timers_set:  # a re-set timer is a new timer: it forgets any claim on the old one
+        conn.executemany(
+            "INSERT INTO timers (tenant, execution_id, timer_id, due, lease_until)"
+            " VALUES (?, ?, ?, ?, NULL) ON CONFLICT (tenant, execution_id, timer_id)"
+            " DO UPDATE SET due = excluded.due, lease_until = NULL",
+            p.timers_set,
+        )
+    if p.timers_cancel:
+        conn.executemany(
+            "DELETE FROM timers WHERE tenant = ? AND execution_id = ? AND timer_id = ?",
+            p.timers_cancel,
+        )
+    if p.listeners_set:
+        conn.executemany("INSERT OR REPLACE INTO listeners VALUES (?, ?, ?, ?)", p.listeners_set)
+    if p.listeners_cancel:
+        conn.executemany(
+            "DELETE FROM listeners WHERE tenant = ? AND execution_id = ? AND listener_id = ?",
+            p.listeners_cancel,
+        )
     if not p.active:  # a finished execution listens to nothing
         conn.execute(
             "DELETE FROM listeners WHERE tenant = ? AND execution_id = ?", (p.tenant, p.id)

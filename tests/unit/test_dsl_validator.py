@@ -109,7 +109,10 @@ def test_secret_uses_are_found_only_when_static() -> None:
             "- t: {listen: {to: {one: {with: {type: x}, correlate: {k: {from: .a, expect: '${ ( }'}}}}}}",
             "/do/0/t/listen/to/one/correlate/k/expect",
         ),
-        ("- t: {emit: {event: {with: {type: x, data: '${ {a: } }'}}}}", "/do/0/t/emit/event/with/data"),
+        (
+            "- t: {emit: {event: {with: {source: 'https://a.example', type: x, data: '${ {a: } }'}}}}",
+            "/do/0/t/emit/event/with/data",
+        ),
         ("- t: {wait: '${ .a | }'}", "/do/0/t/wait"),
     ],
 )

@@ -7,6 +7,7 @@ from typing import Any
 from interpreter_helpers import Driver, at, definition, error_type, run
 
 from flunq.interpreter.protocol import CancelEffect, CancelTimer, StartTimer
+from flunq.interpreter.times import to_epoch
 
 GET = "{call: http, with: {method: get, endpoint: 'https://example.com/pets'}}"
 
@@ -87,26 +88,26 @@ def test_an_error_the_filter_rejects_propagates_unchanged() -> None:
 def test_filter_on_instance_title_and_details() -> None:
     error = "{type: 'https://example.com/e', status: 400, title: Bad, detail: 'no pets'}"
     hit = raising(
-        "{errors: {with: {instance: /do/0/guarded/try/0/boom, title: Bad, details: 'no pets'}}, do: [{h: {set: 1}}]}",
+        "{errors: {with: {instance: /do/0/guarded/try/0/boom, title: Bad, details: 'no pets'}}, do: [{h: {set: {v: 1}}}]}",
         error,
     )
-    assert hit.output == {"after": 1}
-    miss = raising("{errors: {with: {title: Other}}, do: [{h: {set: 1}}]}", error)
+    assert hit.output == {"after": {"v": 1}}
+    miss = raising("{errors: {with: {title: Other}}, do: [{h: {set: {v: 1}}}]}", error)
     assert miss.status == "faulted"
 
 
 def test_when_decides_whether_the_error_is_caught() -> None:
     caught = raising("{when: '$error.status == 503', do: [{h: {set: '${ {caught: $error.title} }'}}]}")
     assert caught.output == {"after": {"caught": "Down"}}
-    missed = raising("{when: '.status == 500', do: [{h: {set: 1}}]}")
+    missed = raising("{when: '.status == 500', do: [{h: {set: {v: 1}}}]}")
     assert missed.status == "faulted"
 
 
 def test_except_when_excludes_errors() -> None:
-    excluded = raising("{exceptWhen: '.status >= 500', do: [{h: {set: 1}}]}")
+    excluded = raising("{exceptWhen: '.status >= 500', do: [{h: {set: {v: 1}}}]}")
     assert excluded.status == "faulted"
-    kept = raising("{exceptWhen: '.status == 404', do: [{h: {set: 2}}]}")
-    assert kept.output == {"after": 2}
+    kept = raising("{exceptWhen: '.status == 404', do: [{h: {set: {v: 2}}}]}")
+    assert kept.output == {"after": {"v": 2}}
 
 
 def test_catch_as_renames_the_error_variable() -> None:
@@ -163,8 +164,6 @@ def delays(d: Driver, attempts: int) -> list[float]:
         timers = d.of(StartTimer, step)
         if not timers:
             break
-        from flunq.interpreter.times import to_epoch
-
         seen.append(round(to_epoch(timers[0].due) - to_epoch(before), 6))
         d.fire(timers[0].timer_id)
     return seen
@@ -345,8 +344,6 @@ def test_catch_do_runs_once_retries_are_exhausted_with_the_last_error() -> None:
 
 
 def test_an_error_the_catch_filter_rejects_is_not_retried() -> None:
-    d = retrying("{delay: PT1S, limit: {attempt: {count: 3}}}")
-    # The catch has no filter: everything is retried. Now with a filter:
     d = run(
         f"""
         do:

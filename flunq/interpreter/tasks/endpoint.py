@@ -53,11 +53,11 @@ def resolve_authentication(
             raise WorkflowError.of(
                 "authorization", detail=f"secret '{config.use}' is missing or is not an object"
             )
-        props = dict(secret)
+        props = dict(secret)  # data from the secret store: never evaluated as expressions
     else:
         props = msgspec.to_builtins(config)
         props.pop("use", None)
-    props = mc.value(props, frame.input, frame, vars)
+        props = mc.value(props, frame.input, frame, vars)
     frame.extra = {**frame.extra, "authorization": authorization_descriptor(scheme, props)}
     return {scheme: props}
 

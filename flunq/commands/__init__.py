@@ -1,0 +1,1 @@
+"""The ``flunq`` subcommands beyond ``validate``: ``run`` and ``serve``."""
