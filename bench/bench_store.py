@@ -24,9 +24,9 @@ import msgspec
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from flunq.errors import BackendUnavailable  # noqa: E402
-from flunq.store import Store, open_store  # noqa: E402
-from flunq.store.base import Commit, ExecutionRecord, JournalEntry  # noqa: E402
+from flunq.errors import BackendUnavailable
+from flunq.store import Store, open_store
+from flunq.store.base import Commit, ExecutionRecord, JournalEntry
 
 NOW = "2026-01-01T00:00:00.000000Z"
 SNAPSHOT = os.urandom(1024)

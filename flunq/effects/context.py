@@ -160,9 +160,13 @@ class EffectContext:
         self._owns_http = http is None
         # An executor runs hundreds of calls at once; httpx's default pool (100) would queue them.
         limits = httpx.Limits(max_connections=1024, max_keepalive_connections=256)
-        self.http: httpx.AsyncClient = http or httpx.AsyncClient(
-            timeout=timeout, max_redirects=max_redirects, limits=limits
-        )
+        if http is None:
+            from flunq.effects.transport import AiohttpTransport
+
+            http = httpx.AsyncClient(
+                timeout=timeout, max_redirects=max_redirects, limits=limits, transport=AiohttpTransport()
+            )
+        self.http: httpx.AsyncClient = http
         #: ``run`` kinds the operator enabled (``shell``, ``script``, ``container``); off by default.
         self.allow_run = allow_run
         self.timeout = timeout

@@ -76,15 +76,10 @@ class Worker(Role):
         self, groups: dict[tuple[str, str], list[tuple[Message, WorkItem]]], acks: list[str], outcomes: list[Outcome]
     ) -> dict[tuple[str, str], list[tuple[Message, WorkItem]]]:
         """Step and commit every group once; return the groups to retry."""
-        stepped: list[tuple[tuple[str, str], list[tuple[Message, WorkItem]], Outcome]] = []
-        for key, items in groups.items():
-            facts: list[AnyFact] = [item.fact for _, item in items if item.fact is not None]
-            try:
-                outcome = await self.stepper.step(key[0], key[1], facts)
-            except (NotFound, DefinitionError) as exc:
-                await self._reject(items, f"cannot step execution {key[0]}/{key[1]}: {exc}")
-                continue
-            stepped.append((key, items, outcome))
+        # Loads are I/O: run the steps together so their round trips overlap.
+        keyed = list(groups.items())
+        outcomes_ = await asyncio.gather(*(self._step(key, items) for key, items in keyed))
+        stepped = [(key, items, o) for (key, items), o in zip(keyed, outcomes_, strict=True) if o is not None]
         commits = [o.commit for _, _, o in stepped if o.commit is not None]
         results = iter(await self.engine.store.commit_many(commits) if commits else [])
         retry = {}
@@ -104,6 +99,14 @@ class Worker(Role):
             else:
                 raise error
         return retry
+
+    async def _step(self, key: tuple[str, str], items: list[tuple[Message, WorkItem]]) -> Outcome | None:
+        facts: list[AnyFact] = [item.fact for _, item in items if item.fact is not None]
+        try:
+            return await self.stepper.step(key[0], key[1], facts)
+        except (NotFound, DefinitionError) as exc:
+            await self._reject(items, f"cannot step execution {key[0]}/{key[1]}: {exc}")
+            return None
 
     async def _reject(self, items: list[tuple[Message, WorkItem]], reason: str) -> None:
         log.error(reason)

@@ -122,10 +122,10 @@ class Page(msgspec.Struct, kw_only=True):
 class Store(ABC):
     """Contract of every store backend (memory, SQLite, Redis, Postgres)."""
 
-    async def start(self) -> None:
+    async def start(self) -> None:  # noqa: B027 - a backend with nothing to connect keeps it
         """Connect and create the schema if needed. Idempotent."""
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027
         """Flush pending writes and release connections. Idempotent."""
 
     # -- definitions ---------------------------------------------------------------------
@@ -168,7 +168,8 @@ class Store(ABC):
 
         With an ``idempotency_key`` already used by this tenant, nothing is written and the
         existing execution is returned with ``False``; else the new one with ``True``.
-        ``record.seq`` must be 1 and ``first.seq`` 1.
+        ``record.seq`` must be 1 and ``first.seq`` 1 (else ``StoreError``). An id that
+        exists already (without a known idempotency key) is a ``Conflict``.
         """
 
     @abstractmethod
@@ -177,7 +178,15 @@ class Store(ABC):
 
     @abstractmethod
     async def commit(self, commit: Commit) -> None:
-        """Apply one step atomically, or raise ``ConcurrencyError`` and change nothing."""
+        """Apply one step atomically, or raise ``ConcurrencyError`` and change nothing.
+
+        ``NotFound`` for an unknown execution. A malformed commit (entry seqs not
+        ``expected_seq + 1, + 2...``, ``record.seq`` not the last of them, a timer or listener
+        of another execution) is a bug of the caller: ``StoreError``, never
+        ``ConcurrencyError``. A commit whose record is terminal also drops every listener
+        of the execution (an ended execution listens to nothing); its timers stay until
+        cancelled.
+        """
 
     async def commit_many(self, commits: Sequence[Commit]) -> list[BaseException | None]:
         """Apply several commits (of different executions) with as few round trips as the
@@ -210,7 +219,10 @@ class Store(ABC):
         cursor: str | None = None,
         limit: int = 50,
     ) -> Page:
-        """Newest first (by ``created_at``, then id). ``since``/``until`` bound ``created_at``."""
+        """Newest first (by ``created_at``, then id). ``since`` (inclusive) and ``until``
+        (exclusive) bound ``created_at``, compared as strings (one ISO 8601 UTC format).
+        ``cursor`` comes from the previous :class:`Page`; rows created after the first page
+        do not shift later pages. An unreadable cursor raises ``InvalidCursor``."""
 
     @abstractmethod
     async def read_journal(

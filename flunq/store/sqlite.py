@@ -19,6 +19,7 @@ import sqlite3
 from collections.abc import Sequence
 from functools import partial
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from flunq.errors import ConfigError, NotFound, StoreError
 from flunq.store import common
@@ -68,8 +69,6 @@ class SQLiteStore(Store):
     @classmethod
     def from_url(cls, url: str, **options: Any) -> SQLiteStore:
         """``sqlite:///relative.db`` or ``sqlite:////absolute.db`` (like SQLAlchemy)."""
-        from urllib.parse import parse_qsl, urlsplit
-
         parts = urlsplit(url)
         path = parts.path[1:] if parts.path.startswith("/") else parts.path
         if parts.netloc == ":memory:" or path == ":memory:":
@@ -123,12 +122,13 @@ class SQLiteStore(Store):
             self._readers = ReaderPool(partial(self._connect, readonly=True), self._readers_n)
 
     async def close(self) -> None:
-        writer, readers = self._writer, self._readers
-        if writer is not None:
-            await writer.close()
-        if readers is not None:
-            await readers.close()
-            self._readers = None
+        async with self._start_lock:
+            writer, readers = self._writer, self._readers
+            self._writer = self._readers = None
+            if writer is not None:
+                await writer.close()  # applies everything queued before it returns
+            if readers is not None:
+                await readers.close()
 
     def group_stats(self) -> tuple[int, int]:
         """(transactions committed, write operations they carried) since start."""
@@ -137,7 +137,7 @@ class SQLiteStore(Store):
 
     async def _write(self, op: ops.Op) -> Any:
         if self._writer is None:
-            raise StoreError("the sqlite store is not started")
+            raise StoreError("the sqlite store is not started or closed")
         (fut,) = self._writer.submit([op])
         return await fut
 

@@ -439,6 +439,16 @@ async def test_timers_claim_lease_and_reclaim(store: Store) -> None:
     assert again == [timer("a", "early", 100.0), timer("b", "mid", 200.0, tenant=OTHER)]
 
 
+async def test_timer_due_times_keep_full_precision(store: Store) -> None:
+    a = await create(store, "a")
+    due = 1764168000.123456  # epoch seconds with microseconds
+    await store.commit(step(a, 1, timers_set=[timer("a", "t", due)]))
+    assert await store.next_timer_due() == due
+    assert await store.claim_due_timers(now=due, limit=1, lease=1.0) == [timer("a", "t", due)]
+    assert await store.claim_due_timers(now=due + 0.999, limit=1, lease=1.0) == []
+    assert len(await store.claim_due_timers(now=due + 1.0, limit=1, lease=1.0)) == 1
+
+
 async def test_timers_cancel_and_reset_by_commit(store: Store) -> None:
     a = await create(store, "a")
     c1 = step(a, 1, timers_set=[timer("a", "t1", 100.0), timer("a", "t2", 150.0)])
