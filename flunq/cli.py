@@ -2,11 +2,10 @@
 
 Each subcommand is registered by a function in :data:`COMMANDS` that adds its subparser
 and sets ``handler`` (a function of the parsed arguments returning the exit code). To add
-a command, write such a function and add it to :data:`COMMANDS`; ``run`` and ``serve`` are
-placeholders until their modules exist.
+a command, write such a function (``flunq.commands.<name>``) and add it to :data:`COMMANDS`.
 
 Exit codes: 0 success, 1 the command's own failure (for ``validate``: a document has
-problems), 2 usage errors (bad arguments, unreadable files, command not available).
+problems), 2 usage errors (bad arguments, unreadable files).
 
 ``flunq validate FILE...`` prints nothing for valid documents (``--verbose``: ``OK FILE``
 lines) and one line per problem ``FILE:LINE:COL: message - at /pointer`` on stdout; ``-``
@@ -82,22 +81,6 @@ def _read(name: str) -> bytes | None:
     except OSError as exc:
         print(f"flunq validate: cannot read {name}: {exc.strerror or exc}", file=sys.stderr)
         return None
-
-
-def _placeholder(name: str, summary: str) -> Callable[[Subparsers], None]:
-    """Register ``name`` as a command that is not implemented yet (exit code 2)."""
-
-    def register(subparsers: Subparsers) -> None:
-        parser = subparsers.add_parser(name, help=f"{summary} (not available yet)", add_help=False)
-        parser.add_argument("rest", nargs=argparse.REMAINDER)
-        parser.set_defaults(handler=lambda _args: _not_available(name))
-
-    return register
-
-
-def _not_available(name: str) -> int:
-    print(f"flunq {name}: not available yet", file=sys.stderr)
-    return EXIT_USAGE
 
 
 #: Subcommand name -> function registering its subparser (in ``--help`` order).

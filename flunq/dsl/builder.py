@@ -54,7 +54,7 @@ def _convert(data: Any, cls: type, pointer: str) -> Any:
     except msgspec.ValidationError as exc:
         text, rel = msgspec_pointer(str(exc))
         unknown = _UNKNOWN_FIELD.match(text)
-        if unknown:  # point at the unknown property itself, not at its parent
+        if unknown and "[...]" not in str(exc):  # point at the property, not at its parent
             rel += "/" + escape(unknown.group(1))
         raise DefinitionError(_friendlier(text), pointer=pointer + rel) from None
 

@@ -85,6 +85,7 @@ class EffectServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive: the executor reuses connections
+            disable_nagle_algorithm = True  # headers and body are two writes
 
             def do_GET(self) -> None:
                 server._handle(self)
@@ -137,11 +138,14 @@ class EffectServer:
     @staticmethod
     def _reply(request: BaseHTTPRequestHandler, status: int, body: Any) -> None:
         data = json.dumps(body).encode()
-        request.send_response(status)
-        request.send_header("Content-Type", "application/json")
-        request.send_header("Content-Length", str(len(data)))
-        request.end_headers()
-        request.wfile.write(data)
+        try:
+            request.send_response(status)
+            request.send_header("Content-Type", "application/json")
+            request.send_header("Content-Length", str(len(data)))
+            request.end_headers()
+            request.wfile.write(data)
+        except OSError:
+            request.close_connection = True  # the caller went away (a killed process)
 
     def count(self, route: str, key: str, step: str | int = "") -> int:
         with self._lock:
@@ -316,7 +320,9 @@ class Api:
 
     def __init__(self, url: str, tenant: str = "e2e") -> None:
         self.base = f"{url}/api/v1/{tenant}"
-        self.http = httpx.Client(timeout=30.0)
+        # A connection per request: on a kept-alive connection every answer of the api role
+        # waits ~40 ms for a delayed ACK (Nagle; see test_bad_input's latency test).
+        self.http = httpx.Client(timeout=30.0, headers={"Connection": "close"})
 
     def close(self) -> None:
         self.http.close()

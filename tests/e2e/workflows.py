@@ -32,7 +32,7 @@ def _get(server: str, route: str, tail: str, indent: int = 6) -> str:
             f"{pad}  endpoint: '${{ \"{server}/{route}/\" + $workflow.id + \"{tail}\" }}'")
 
 
-def chain(server: str, steps: int = 5, delay_ms: int = 20) -> str:
+def chain(server: str, steps: int = 5, delay_ms: int = 100) -> str:
     """``steps`` sequential GETs; the output is the last response."""
     tasks = "".join(f"  - s{i}:\n      {_get(server, 'ok', f'/{i}?ms={delay_ms}')}\n" for i in range(1, steps + 1))
     return _document("chain", f"do:\n{tasks}")

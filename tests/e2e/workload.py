@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -12,6 +13,7 @@ from tests.e2e.support import Api, EffectServer, facts, journal_problems
 
 BUILDERS = {"chain": workflows.chain, "waits": workflows.waits, "retries": workflows.retries, "loop": workflows.loop}
 COMPLETED = "io.serverlessworkflow.workflow.completed.v1"
+PARALLEL = 8  # API requests in flight at once
 
 
 @dataclass
@@ -32,24 +34,26 @@ class Workload:
             self.api.register(BUILDERS[name](self.server.url))
 
     def start(self, mix: dict[str, int]) -> None:
-        """Start ``mix[name]`` executions of each workflow, interleaved."""
+        """Start ``mix[name]`` executions of each workflow, interleaved, a few at a time
+        (so that they all run at once rather than one after the other)."""
+        names: list[str] = []
         left = dict(mix)
-        n = 0
         while any(left.values()):
             for name in mix:
                 if left[name]:
                     left[name] -= 1
-                    n += 1
-                    self._start_one(name, n)
+                    names.append(name)
+        with ThreadPoolExecutor(PARALLEL) as pool:
+            self.started += pool.map(self._start_one, names, range(len(names)))
 
-    def _start_one(self, name: str, n: int) -> None:
+    def _start_one(self, name: str, n: int) -> Started:
         data: Any = None
         if name == "waits":
             data = {"tag": f"w{n}"}
         elif name == "loop":
             data = {"items": list(range(1, 2 + n % 3))}
         record = self.api.start(workflows.NAMESPACE, name, data)
-        self.started.append(Started(record["id"], name, data))
+        return Started(record["id"], name, data)
 
     @property
     def ids(self) -> list[str]:
