@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,8 +33,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from flunq.runtime import Runtime  # noqa: E402
-from flunq.settings import Settings  # noqa: E402
+from flunq.runtime import Runtime
+from flunq.settings import Settings
 
 SET_CHAIN = """
 document: {dsl: '1.0.3', namespace: bench, name: sets, version: '1.0.0'}

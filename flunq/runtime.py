@@ -97,10 +97,10 @@ class Runtime:
         return roles
 
     async def _supervise(self) -> None:
-        tasks = {asyncio.create_task(role.run(), name=f"flunq:{role.name}"): role for role in self.roles}
+        tasks: dict[asyncio.Task[Any], Role] = {asyncio.create_task(role.run(), name=f"flunq:{role.name}"): role for role in self.roles}
         stopper = asyncio.create_task(self._stop.wait(), name="flunq:stop")
         self.started.set()
-        failed: asyncio.Task[None] | None = None
+        failed: asyncio.Task[Any] | None = None
         try:
             done, _ = await asyncio.wait({*tasks, stopper}, return_when=asyncio.FIRST_COMPLETED)
             failed = next((t for t in done if t is not stopper), None)

@@ -90,16 +90,20 @@ class Settings:
         return self
 
 
-_CASTS = {int: int, float: float, str: str, bool: lambda v: str(v).lower() in ("1", "true", "yes", "on")}
-
-
 def _cast(name: str, kind: Any, value: Any) -> Any:
-    if kind in ("tuple[str, ...]",) or kind == tuple[str, ...]:
-        items = value if isinstance(value, (list, tuple)) else str(value).split(",")
-        return tuple(s.strip() for s in items if str(s).strip())
-    cast = _CASTS.get(kind) or _CASTS.get({"int": int, "float": float, "str": str, "bool": bool}.get(str(kind), str))
+    """Read ``value`` as the field's type (annotations are strings here)."""
+    kind = str(kind)
     try:
-        return cast(value) if cast else value
+        if kind == "tuple[str, ...]":
+            items = value if isinstance(value, (list, tuple)) else str(value).split(",")
+            return tuple(str(s).strip() for s in items if str(s).strip())
+        if kind == "bool":
+            return value if isinstance(value, bool) else str(value).strip().lower() in ("1", "true", "yes", "on")
+        if kind == "int":
+            return int(value)
+        if kind == "float":
+            return float(value)
+        return str(value)
     except (TypeError, ValueError):
         raise ConfigError(f"setting {name}: cannot read {value!r} as {kind}") from None
 

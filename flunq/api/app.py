@@ -38,6 +38,6 @@ def create_app(engine: Engine) -> Starlette:
         Route(f"{V1}/executions/{{id}}/resume", executions.resume, methods=["POST"]),
     ]
     handlers = {FlunqError: flunq_error, HTTPException: http_error, Exception: unexpected}
-    app = Starlette(routes=routes, exception_handlers=handlers)  # type: ignore[arg-type]
+    app = Starlette(routes=routes, exception_handlers=handlers)
     app.state.engine = engine
     return app

@@ -9,7 +9,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from flunq.api.responses import Problem
-from flunq.errors import BackendUnavailable, ConfigError, Conflict, DefinitionError, DefinitionErrors, FlunqError, NotFound
+from flunq.errors import (
+    BackendUnavailable,
+    ConfigError,
+    Conflict,
+    DefinitionError,
+    DefinitionErrors,
+    FlunqError,
+    NotFound,
+)
 
 log = logging.getLogger("flunq.api")
 

@@ -26,10 +26,11 @@ async def start(request: Request) -> Response:
     unknown = set(body) - {"input", "version", "correlationId"}
     if unknown:
         raise BadRequest(f"unknown member(s) {', '.join(sorted(unknown))}; expected input, version, correlationId")
-    version, correlation = body.get("version"), body.get("correlationId")
-    for key, value in (("version", version), ("correlationId", correlation)):
+    version: str | None = body.get("version")
+    correlation: str | None = body.get("correlationId")
+    for member, value in (("version", version), ("correlationId", correlation)):
         if value is not None and not isinstance(value, str):
-            raise BadRequest(f"{key} must be a string")
+            raise BadRequest(f"{member} must be a string")
     key = request.headers.get("idempotency-key")
     engine = engine_of(request)
     record, created = await engine.start(

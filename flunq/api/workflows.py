@@ -5,16 +5,17 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from flunq.api.errors import BadRequest
 from flunq.api.requests import body_bytes, name_param
 from flunq.api.responses import JSON
-from flunq.api.errors import BadRequest
 from flunq.api.views import definition_view
 from flunq.engine import Engine
 from flunq.errors import NotFound
 
 
 def engine_of(request: Request) -> Engine:
-    return request.app.state.engine  # type: ignore[no-any-return]
+    engine: Engine = request.app.state.engine
+    return engine
 
 
 async def register(request: Request) -> Response:

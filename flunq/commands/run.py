@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-from flunq.dsl import load, load_file
+from flunq.dsl import load_file
 from flunq.errors import ConfigError, DefinitionError, DefinitionErrors
 from flunq.interpreter import Definition, Env
 from flunq.settings import Settings, load_secrets
@@ -85,9 +85,9 @@ def run_command(args: argparse.Namespace) -> int:
     if state.status == "completed":
         sys.stdout.write(encoder.encode(state.output).decode() + "\n")
         return EXIT_OK
-    error = state.error or {"type": "https://serverlessworkflow.io/spec/1.0.0/errors/runtime", "status": 500,
+    problem_ = state.error or {"type": "https://serverlessworkflow.io/spec/1.0.0/errors/runtime", "status": 500,
                             "title": f"Workflow {state.status}"}
-    sys.stdout.write(encoder.encode(error).decode() + "\n")
+    sys.stdout.write(encoder.encode(problem_).decode() + "\n")
     return EXIT_FAULTED
 
 

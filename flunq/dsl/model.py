@@ -111,12 +111,12 @@ class DigestAuth(Node):
         _secret_or(self, ("username", "password"), "digest")
 
 
-def _secret_or(node: msgspec.Struct, required: tuple[str, ...], scheme: str) -> None:
+def _secret_or(node: Any, required: tuple[str, ...], scheme: str) -> None:
     values = [getattr(node, r) for r in required]
-    if getattr(node, "use") is not None:
+    if node.use is not None:
         if any(v is not None for v in values):
             raise ValueError(f"{scheme} authentication takes either 'use' or its properties, not both")
-        if not node.use:  # type: ignore[attr-defined]
+        if not node.use:
             raise ValueError(f"{scheme} authentication 'use' must name a secret")
         return
     missing = [r for r, v in zip(required, values, strict=True) if v is None]

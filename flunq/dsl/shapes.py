@@ -45,10 +45,13 @@ def check_shapes(sites: Iterable[Site], data: Any, problems: Problems) -> None:
                 "an error filter needs at least one of type, status, instance, title, details",
                 site.pointer,
             )
-        elif site.holds(m.HttpArguments, "headers", "query") and isinstance(value, str):
-            if not is_expression(value):
-                name = site.pointer.rsplit("/", 1)[-1]
-                problems.add(f"'{name}' must be a mapping or a ${{ }} expression", site.pointer)
+        elif (
+            site.holds(m.HttpArguments, "headers", "query")
+            and isinstance(value, str)
+            and not is_expression(value)
+        ):
+            name = site.pointer.rsplit("/", 1)[-1]
+            problems.add(f"'{name}' must be a mapping or a ${{ }} expression", site.pointer)
 
 
 def node_at(data: Any, pointer: str) -> Any:
@@ -76,7 +79,7 @@ def _check_nulls(site: Site, data: Any, problems: Problems) -> None:
     raw = node_at(data, site.pointer)
     if not isinstance(raw, dict):
         return
-    cls = type(site.value)
+    cls: type = type(site.value)
     for info in msgspec.structs.fields(cls):
         if info.encode_name in raw and raw[info.encode_name] is None and Any not in field_types(cls, info.name):
             problems.add(

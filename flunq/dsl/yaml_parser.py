@@ -149,6 +149,8 @@ class _TreeBuilder:
     def _scalar(self, event: ev.ScalarEvent) -> None:
         if self._expects_key():
             self._key(str(event.value), event)
+            if event.anchor:
+                self.anchors[event.anchor] = (str(event.value), 1)
             return
         try:
             value = _resolve(event)

@@ -18,7 +18,16 @@ from typing import Any
 from flunq.errors import ExpressionError, WorkflowError, problem
 from flunq.interpreter import lifecycle
 from flunq.interpreter.definition import Definition, describe_duration
-from flunq.interpreter.machine import NOT_HERE, BudgetExhausted, End, Env, Fault, Machine, Ok, Result
+from flunq.interpreter.machine import (
+    NOT_HERE,
+    BudgetExhausted,
+    End,
+    Env,
+    Fault,
+    Machine,
+    Ok,
+    Result,
+)
 from flunq.interpreter.protocol import (
     CancelRequested,
     Command,
@@ -83,11 +92,23 @@ def _apply(mc: Machine, fact: Fact) -> bool:
     if isinstance(fact, ResumeRequested):
         return _resume(mc)
     if state.status == "suspended":
-        if not _addressed(mc, fact):
+        if not _addressed(mc, fact) or _deferred_already(state, fact):
             return False
         state.deferred.append(fact)  # type: ignore[arg-type]
         return True
     return _route(mc, fact)
+
+
+def _deferred_already(state: ExecutionState, fact: Fact) -> bool:
+    """A second delivery of an effect result or timer that waits for the resume already.
+
+    (Events are not deduplicated here, as a listener counts every delivery elsewhere too.)
+    """
+    if isinstance(fact, (EffectCompleted, EffectFailed)):
+        return any(getattr(f, "effect_id", None) == fact.effect_id for f in state.deferred)
+    if isinstance(fact, TimerFired):
+        return any(getattr(f, "timer_id", None) == fact.timer_id for f in state.deferred)
+    return False
 
 
 def _addressed(mc: Machine, fact: Fact) -> bool:
@@ -270,4 +291,4 @@ def _resume(mc: Machine) -> bool:
     return True
 
 
-__all__ = ["Env", "ExecutionState", "Step", "advance", "End", "Ok", "Fault"]
+__all__ = ["End", "Env", "ExecutionState", "Fault", "Ok", "Step", "advance"]

@@ -115,7 +115,7 @@ class Machine:
     def __init__(self, defn: Definition, state: ExecutionState, env: Env, now: str) -> None:
         from flunq.interpreter.tasks import HANDLERS  # tasks import this module
 
-        self.handlers: dict[type, Handler] = HANDLERS
+        self.handlers: dict[type, Handler] = HANDLERS  # type: ignore[assignment]
         self.defn = defn
         self.state = state
         self.env = env
@@ -355,7 +355,7 @@ class Machine:
 
     # -- delivering facts ---------------------------------------------------------------
 
-    def deliver_list(self, lst: ListFrame, target: str, fact: Any) -> Result | None | _NotHere:
+    def deliver_list(self, lst: ListFrame, target: str, fact: Any) -> Result | _NotHere | None:
         task = lst.task
         if task is None or not covers(task.id, target):
             return NOT_HERE
@@ -366,7 +366,7 @@ class Machine:
         done = self.after_task(lst, outcome)
         return done if done is not None else self.run_list(lst)
 
-    def deliver_task(self, frame: TaskFrame, vars: dict[str, Any], target: str, fact: Any) -> Result | None | _NotHere:
+    def deliver_task(self, frame: TaskFrame, vars: dict[str, Any], target: str, fact: Any) -> Result | _NotHere | None:
         item = self.defn.tasks[frame.ref]
         handler = self.handler(item)
         result: Result | None
@@ -387,7 +387,7 @@ class Machine:
         return None if result is None else self.finish(frame, item, vars, result)
 
     def _deliver_children(self, frame: TaskFrame, item: m.TaskItem, vars: dict[str, Any],
-                          target: str, fact: Any) -> Result | None | _NotHere:
+                          target: str, fact: Any) -> Result | _NotHere | None:
         for lst in frame.lists:
             if not covers(lst.id, target):
                 continue

@@ -5,9 +5,10 @@ are ISO 8601 UTC strings (``2026-01-01T12:00:00.000000Z``) and come *in* with th
 the interpreter never reads a clock, so replaying a journal gives the same result.
 
 Effect ids name one attempt of one effect deterministically: the task's frame path, e.g.
-``/do/1/loop/3/do/0/fetch`` (iteration 3 of ``loop``) or ``/do/0/t/try@2/0/get`` (attempt
-2 of a ``try``). A result whose effect id is not in flight any more is ignored, so a
-duplicate or late delivery can never be applied twice.
+``/do/1/loop/do[3]/0/fetch`` (iteration 3 of ``loop``) or ``/do/0/t/try[2]/0/get`` (attempt
+2 of a ``try``); :mod:`flunq.interpreter.state` describes the whole scheme. A result whose
+effect id is not in flight any more is ignored, so a duplicate or late delivery can never be
+applied twice.
 """
 
 from __future__ import annotations
@@ -114,9 +115,10 @@ class Emit(Command, tag="emit", kw_only=True):
 class Listen(Command, tag="listen", kw_only=True):
     """Deliver CloudEvents matching ``filters`` to this execution as ``EventReceived``.
 
-    Each filter is ``{"with": {attr: value-or-regex}, "correlate": {key: {"from": expr,
-    "expect": value}}}`` with expressions already resolved where the DSL allows; ``expect``
-    is absent when the first extracted value must become the expectation.
+    Each filter is ``{"with": {attr: value-or-regex}, "correlate": {key: {"from": expr}},
+    "expect": {key: value}}``: ``expect`` holds the correlation values already known (a
+    constant or evaluated ``expect`` of the DSL); a key is absent from it when the first
+    extracted value must become the expectation (the listening task learns it).
     """
 
     listener_id: str

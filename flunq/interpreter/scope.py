@@ -23,7 +23,7 @@ def datetime_descriptor(iso: str) -> dict[str, Any]:
     if not iso:
         return {"iso8601": None, "epoch": {"seconds": None, "milliseconds": None}}
     moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
-    millis = int(round(moment.timestamp() * 1000))
+    millis = round(moment.timestamp() * 1000)
     return {"iso8601": iso, "epoch": {"seconds": millis // 1000, "milliseconds": millis}}
 
 

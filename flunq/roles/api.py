@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 
@@ -26,7 +27,8 @@ class ApiRole(Role):
             access_log=False,
         )
         self.server = uvicorn.Server(config)
-        self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        # The runtime owns SIGTERM/SIGINT; uvicorn must not take them over.
+        self.server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
         self.port: int | None = None
         self.ready = asyncio.Event()  # set once the socket listens
 

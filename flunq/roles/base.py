@@ -9,6 +9,7 @@ loop logs it, waits with backoff and tries again, so the role resumes when it co
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
@@ -34,10 +35,8 @@ class Role(ABC):
 
     async def pause(self, seconds: float) -> None:
         """Sleep, but wake at once when the role is asked to stop."""
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
-        except TimeoutError:
-            pass
 
     @abstractmethod
     async def run(self) -> None: ...

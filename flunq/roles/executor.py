@@ -18,7 +18,7 @@ import msgspec
 from flunq import effects
 from flunq.bus.base import Bus, Message
 from flunq.errors import WorkflowError
-from flunq.interpreter.protocol import EffectCompleted, EffectFailed, Fact
+from flunq.interpreter.protocol import AnyFact, EffectCompleted, EffectFailed
 from flunq.interpreter.times import now_iso
 from flunq.messages import EFFECTS, WORK, EffectItem, WorkItem, decode_effect, encode
 from flunq.roles.base import Role
@@ -87,7 +87,7 @@ class Executor(Role):
     async def _round(self) -> None:
         await self.slots.acquire()  # read only when an effect can start at once
         self.slots.release()
-        free = max(1, self.slots._value)  # noqa: SLF001 - asyncio has no public reading
+        free = max(1, self.slots._value)
         messages = await self.bus.read(EFFECTS, GROUP, self.consumer, count=min(free, 256), block=0.5)
         for message in messages:
             await self.slots.acquire()
@@ -107,7 +107,7 @@ class Executor(Role):
         finally:
             self.slots.release()
 
-    async def _perform(self, item: EffectItem) -> Fact:
+    async def _perform(self, item: EffectItem) -> AnyFact:
         command = item.command
         try:
             result = await effects.perform(command, self.context)

@@ -34,7 +34,15 @@ from flunq.interpreter.protocol import (
     Unlisten,
 )
 from flunq.interpreter.times import to_epoch
-from flunq.store.base import TERMINAL, Commit, ExecutionRecord, JournalEntry, ListenerRecord, Loaded, Timer
+from flunq.store.base import (
+    TERMINAL,
+    Commit,
+    ExecutionRecord,
+    JournalEntry,
+    ListenerRecord,
+    Loaded,
+    Timer,
+)
 
 log = logging.getLogger("flunq.worker")
 
@@ -80,7 +88,8 @@ class StateCache:
 
 
 def decode_fact(entry: JournalEntry) -> AnyFact:
-    return msgspec.convert(entry.data, AnyFact)  # type: ignore[arg-type]
+    fact: AnyFact = msgspec.convert(entry.data, AnyFact)
+    return fact
 
 
 class Stepper:
@@ -93,6 +102,7 @@ class Stepper:
     async def step(self, tenant: str, execution_id: str, facts: list[AnyFact]) -> Outcome:
         """Apply the journal's unapplied facts, then ``facts``; build the commit."""
         cached = self.cache.get((tenant, execution_id))
+        state: ExecutionState | None
         if cached is not None:
             record, state = cached
             pending: list[AnyFact] = []

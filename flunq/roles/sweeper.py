@@ -18,9 +18,15 @@ import logging
 import time
 
 from flunq.engine import Engine
-from flunq.interpreter import load_state
 from flunq.errors import problem
-from flunq.interpreter.protocol import AnyFact, EffectCompleted, EffectFailed, Perform, StartWorkflow
+from flunq.interpreter import load_state
+from flunq.interpreter.protocol import (
+    AnyFact,
+    EffectCompleted,
+    EffectFailed,
+    Perform,
+    StartWorkflow,
+)
 from flunq.interpreter.times import now_iso, to_epoch
 from flunq.messages import EFFECTS, WORK, EffectItem, WorkItem, encode
 from flunq.roles.base import Role

@@ -23,7 +23,17 @@ from flunq.engine import Engine
 from flunq.errors import ConcurrencyError, DefinitionError, FlunqError, NotFound, problem
 from flunq.interpreter.protocol import AnyFact, EffectFailed
 from flunq.interpreter.times import now_iso
-from flunq.messages import EFFECTS, EVENTS, WORK, EffectItem, EventItem, WorkItem, changes_channel, decode_work, encode
+from flunq.messages import (
+    EFFECTS,
+    EVENTS,
+    WORK,
+    EffectItem,
+    EventItem,
+    WorkItem,
+    changes_channel,
+    decode_work,
+    encode,
+)
 from flunq.roles.base import Role
 from flunq.roles.stepper import Outcome, Stepper
 
@@ -117,7 +127,7 @@ class Worker(Role):
         effects: list[bytes] = []
         events: list[bytes] = []
         work: list[bytes] = []
-        children = []
+        children: list[tuple[Outcome, Any]] = []
         for o in outcomes:
             effects.extend(encode(EffectItem(tenant=o.tenant, execution_id=o.execution_id, command=c)) for c in o.effects)
             events.extend(encode(EventItem(tenant=o.tenant, event=e, source_execution=o.execution_id)) for e in o.emitted)

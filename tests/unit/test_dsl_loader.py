@@ -133,6 +133,11 @@ def test_scalar_keys_are_read_as_written() -> None:
     assert data == {"200": "ok", "1.0": "one", "true": "yes", "null": "nothing"}
 
 
+def test_anchored_keys_can_be_aliased() -> None:
+    data, _ = parse("&k name: 1\nother: {*k : 2}\n")
+    assert data == {"name": 1, "other": {"name": 2}}
+
+
 def test_anchors_and_aliases_are_expanded_into_independent_copies() -> None:
     text = HEADER + (
         "do:\n  - a:\n      set: &values {x: 1, y: [1, 2]}\n  - b:\n      set: *values\n"

@@ -73,6 +73,26 @@ def test_timer_fired_while_suspended_is_applied_on_resume() -> None:
     assert (d.status, d.output) == ("completed", {"done": True})
 
 
+def test_a_duplicate_result_while_suspended_is_deferred_once() -> None:
+    d = run(PAIR)
+    d.suspend()
+    assert d.complete(A, "a").applied is True
+    again = d.complete(A, "a again")
+    assert (again.applied, again.commands, again.events) == (False, [], [])
+    assert [f.effect_id for f in d.st.deferred] == [A]
+    d.resume()
+    d.complete(B, "b")
+    assert d.output == {"both": ["a", "b"]}
+
+
+def test_a_duplicate_timer_while_suspended_is_deferred_once() -> None:
+    d = run("do:\n  - w:\n      wait: PT1S\n")
+    d.suspend()
+    d.fire("/do/0/w")
+    assert d.fire("/do/0/w").applied is False
+    assert len(d.st.deferred) == 1
+
+
 def test_unaddressed_facts_while_suspended_are_not_deferred() -> None:
     d = run(PAIR)
     d.suspend()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from interpreter_helpers import T0, Driver, at, definition
+from interpreter_helpers import T0, Driver, at, command_names, definition, drive, failed
 
 from flunq.interpreter import advance, dump_state, load_state
 from flunq.interpreter.protocol import (
@@ -146,3 +146,16 @@ def test_lifecycle_event_ids_are_left_to_the_runtime() -> None:
     d = Driver(definition(BODY))
     d.start({"n": 1})
     assert all(set(msgspec.to_builtins(e)) == {"type", "time", "data"} for e in d.events)
+
+
+def test_drive_answers_effects_and_fires_timers_in_due_order_to_the_end() -> None:
+    attempts: list[str] = []
+
+    def respond(cmd: Any) -> Any:
+        attempts.append(cmd.effect_id)
+        return failed({"type": "https://example.com/e", "status": 503}) if len(attempts) < 2 else {"a": 1}
+
+    d = drive(definition(BODY), {"n": 1}, respond)
+    assert d.status == "waiting"  # the listen branch never hears anything: drive stops there
+    assert attempts == [GET0, GET1]
+    assert command_names(d.commands)[:3] == ["emit", "perform:http", "listen"]

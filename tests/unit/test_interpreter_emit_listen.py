@@ -121,9 +121,9 @@ ONE = """      listen:
 
 def test_listen_one_sends_a_listen_command_and_waits() -> None:
     d = listen(ONE)
-    assert d.last.commands == [Listen(listener_id=L, filters=[{"with": {"type": "com.example.ping"}}])]
+    assert d.last.commands == [Listen(listener_id=L, filters=[{"with": {"type": "com.example.ping"}, "expect": {}}])]
     assert d.status == "waiting"
-    assert d.st.listeners[L].filters == [{"with": {"type": "com.example.ping"}}]
+    assert d.st.listeners[L] == d.last.commands[0]
 
 
 def test_listen_one_outputs_the_data_of_the_event_as_an_array() -> None:
@@ -168,7 +168,7 @@ def test_filter_expression_is_a_predicate_on_the_attribute() -> None:
 
 def test_listen_any_with_an_empty_list_takes_any_event() -> None:
     d = listen("      listen:\n        to:\n          any: []\n")
-    assert d.last.commands == [Listen(listener_id=L, filters=[{"with": {}}])]
+    assert d.last.commands == [Listen(listener_id=L, filters=[{"with": {}, "expect": {}}])]
     d.event(L, ce("whatever", "x"))
     assert d.output == ["x"]
 
@@ -210,7 +210,10 @@ def test_listen_until_strategy_events_are_not_part_of_the_output() -> None:
         "          until:\n            one:\n              with: {type: stop}\n"
     )
     assert d.last.commands == [
-        Listen(listener_id=L, filters=[{"with": {"type": "reading"}}, {"with": {"type": "stop"}}])
+        Listen(
+            listener_id=L,
+            filters=[{"with": {"type": "reading"}, "expect": {}}, {"with": {"type": "stop"}, "expect": {}}],
+        )
     ]
     d.event(L, ce("reading", 1))
     d.event(L, ce("reading", 2))
@@ -255,8 +258,8 @@ def test_correlation_without_expect_learns_the_first_value() -> None:
         Listen(
             listener_id=L,
             filters=[
-                {"with": {"type": "order.paid"}, "correlate": {"order": {"from": ".data.orderId"}}},
-                {"with": {"type": "order.shipped"}, "correlate": {"order": {"from": ".data.orderId"}}},
+                {"with": {"type": "order.paid"}, "correlate": {"order": {"from": ".data.orderId"}}, "expect": {}},
+                {"with": {"type": "order.shipped"}, "correlate": {"order": {"from": ".data.orderId"}}, "expect": {}},
             ],
         )
     ]
@@ -279,7 +282,8 @@ def test_correlation_with_an_expect_expression() -> None:
             filters=[
                 {
                     "with": {"type": "order.paid"},
-                    "correlate": {"order": {"from": ".data.orderId", "expect": 7}},
+                    "correlate": {"order": {"from": ".data.orderId"}},
+                    "expect": {"order": 7},
                 }
             ],
         )

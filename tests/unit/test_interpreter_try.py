@@ -395,3 +395,68 @@ def test_nested_try_inner_rethrows_to_outer() -> None:
         """
     )
     assert d.output == {"outerCaught": "/do/0/outer/try/0/inner/try/0/boom"}
+
+
+def test_an_empty_try_list_completes_without_arming_an_attempt_timer() -> None:
+    d = run(
+        """
+        do:
+          - t:
+              try: []
+              catch:
+                retry:
+                  delay: PT1S
+                  limit: {attempt: {duration: PT5S}}
+        """,
+        {"in": 1},
+    )
+    assert (d.status, d.output) == ("completed", {"in": 1})
+    assert d.commands == []
+    assert d.st.timers == {}
+
+
+def test_ids_compose_through_for_try_attempts_and_fork_branches() -> None:
+    d = run(
+        """
+        do:
+          - loop:
+              for: {in: '[1, 2]'}
+              do:
+                - t:
+                    try:
+                      - f:
+                          fork:
+                            branches:
+                              - a: {call: http, with: {method: get, endpoint: 'https://example.com/a'}}
+                              - b: {wait: PT1S}
+                    catch:
+                      retry: {delay: PT2S, limit: {attempt: {count: 1}}}
+                      do:
+                        - h:
+                            set: '${ {handled: $item} }'
+        """
+    )
+    first = "/do/0/loop/do[0]/0/t"
+    assert [c.effect_id for c in d.performs()] == [f"{first}/try[0]/0/f/fork/branches/0/a"]
+    step = d.fail(f"{first}/try[0]/0/f/fork/branches/0/a", unavailable())
+    assert step.commands == [
+        CancelTimer(timer_id=f"{first}/try[0]/0/f/fork/branches/1/b"),
+        StartTimer(timer_id=f"{first}#retry1", due=at(2)),
+    ]
+    d.fire(f"{first}#retry1")
+    d.fire(f"{first}/try[1]/0/f/fork/branches/1/b")
+    step = d.complete(f"{first}/try[1]/0/f/fork/branches/0/a", "A")
+    second = "/do/0/loop/do[1]/0/t"
+    assert [c.effect_id for c in d.performs(step)] == [f"{second}/try[0]/0/f/fork/branches/0/a"]
+    d.fail(f"{second}/try[0]/0/f/fork/branches/0/a", unavailable())
+    d.fire(f"{second}#retry1")
+    d.fail(f"{second}/try[1]/0/f/fork/branches/0/a", unavailable())
+    assert (d.status, d.output, d.st.timers) == ("completed", {"handled": 2}, {})
+
+
+def test_an_error_inside_catch_do_propagates() -> None:
+    d = raising(
+        "{do: [{again: {raise: {error: {type: 'https://example.com/handler', status: 500}}}}]}"
+    )
+    assert d.status == "faulted"
+    assert d.error == {"type": "https://example.com/handler", "status": 500, "instance": "/do/0/guarded/catch/do/0/again"}

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from flunq.dsl import model as m
-from flunq.interpreter.tasks.call import FunctionHandler, GenericCallHandler, HttpHandler, OpenApiHandler
+from flunq.interpreter.tasks.call import (
+    FunctionHandler,
+    GenericCallHandler,
+    HttpHandler,
+    OpenApiHandler,
+)
 from flunq.interpreter.tasks.do import DoHandler
 from flunq.interpreter.tasks.emit import EmitHandler
 from flunq.interpreter.tasks.for_ import ForHandler

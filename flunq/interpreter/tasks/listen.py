@@ -40,17 +40,6 @@ def _plain(flt: m.EventFilter | None) -> dict[str, Any]:
     return out
 
 
-def _listened(flt: dict[str, Any], expect: dict[str, Any]) -> dict[str, Any]:
-    """A filter as the ``Listen`` command documents it: ``expect`` inside each correlation."""
-    out: dict[str, Any] = {"with": flt["with"]}
-    if "correlate" in flt:
-        out["correlate"] = {
-            key: {"from": spec["from"], **({"expect": expect[key]} if key in expect else {})}
-            for key, spec in flt["correlate"].items()
-        }
-    return out
-
-
 class ListenHandler(Leaf):
     def start(self, mc: Machine, frame: TaskFrame, item: m.TaskItem, vars: dict[str, Any]) -> Result | None:
         strategy = item.task.listen.to
@@ -73,7 +62,8 @@ class ListenHandler(Leaf):
             "done": False,
         }
         frame.items, frame.acc, frame.pos = [], [], 0
-        mc.listen(frame.id, [_listened(f, expect) for f in main + extra])
+        listened = [{**f, "expect": {k: expect[k] for k in f.get("correlate", {}) if k in expect}} for f in main + extra]
+        mc.listen(frame.id, listened)
         frame.effect = frame.id
         return None
 

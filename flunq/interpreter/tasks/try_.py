@@ -58,13 +58,13 @@ class TryHandler(Leaf):
     def _attempt(self, mc: Machine, frame: TaskFrame, item: m.TaskItem, vars: dict[str, Any]) -> Result | None:
         frame.phase = "try"
         frame.effect = None
+        lst = ListFrame(id=f"{frame.id}/try[{frame.pos}]", list_ref=item.ref + "/try", data=frame.input, vars=vars)
+        if not mc.defn.lists[lst.list_ref]:
+            return Ok(frame.input)  # before arming the attempt timer, which nothing would cancel
         retry = mc.defn.retry(item.task.catch.retry)
         limit = retry.limit.attempt if retry is not None and retry.limit is not None else None
         if limit is not None and limit.duration is not None:
             mc.start_timer(f"{frame.id}#attempt{frame.pos}", mc.duration(limit.duration, frame.input, frame, vars))
-        lst = ListFrame(id=f"{frame.id}/try[{frame.pos}]", list_ref=item.ref + "/try", data=frame.input, vars=vars)
-        if not mc.defn.lists[lst.list_ref]:
-            return Ok(frame.input)
         outcome = mc.start_child(frame, lst)
         return None if outcome is None else self.child(mc, frame, item, vars, lst, outcome)
 
