@@ -41,7 +41,7 @@ from flunq.interpreter.protocol import (
     SuspendRequested,
     TimerFired,
 )
-from flunq.interpreter.state import ExecutionState, ListFrame, walk_tasks
+from flunq.interpreter.state import ExecutionState, ListFrame
 
 TERMINAL = frozenset({"completed", "faulted", "cancelled"})
 WORKFLOW_TIMEOUT = "#timeout"
@@ -159,7 +159,7 @@ def _guard(mc: Machine, step: Any) -> None:
             problem(
                 "runtime",
                 title="Step Budget Exhausted",
-                detail=f"the execution ran more than {mc.env.max_steps} tasks (last: {exc.args[0]}); "
+                detail=f"the execution ran more than {mc.env.max_steps} tasks without waiting (last: {exc.args[0]}); "
                 "a 'then' loop that never ends?",
                 instance=str(exc.args[0]),
             )
@@ -243,6 +243,8 @@ def _fault(mc: Machine, error: dict[str, Any]) -> None:
 def _close(mc: Machine) -> None:
     """Drop every frame and everything still in flight (``then: end``, faults, cancel)."""
     state = mc.state
+    if state.root is not None and state.root.task is not None:
+        mc.abandon(state.root.task)
     mc.release("")
     mc.cancel_timer(state.timeout)
     state.timeout = None
@@ -259,9 +261,6 @@ def _workflow_timeout(mc: Machine) -> Result:
 
 def _cancel(mc: Machine, fact: CancelRequested) -> None:
     state = mc.state
-    if state.root is not None:
-        for frame in walk_tasks(state.root):
-            mc.task_event("cancelled", frame)
     _close(mc)
     state.status = "cancelled"
     mc.event(lifecycle.workflow_event("cancelled", mc.now, mc.qualified_name, reason=fact.reason))

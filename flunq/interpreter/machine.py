@@ -82,7 +82,7 @@ class Env:
     runtime: dict[str, Any] = field(
         default_factory=lambda: {"name": "flunq", "version": "0.1.0", "metadata": {}}
     )
-    max_steps: int = 100_000
+    max_steps: int = 100_000  # tasks one advance call may run (a 'then' loop that never waits)
     lifecycle_outputs: bool = True  # put task outputs in task.completed events
 
 
@@ -120,6 +120,7 @@ class Machine:
         self.state = state
         self.env = env
         self.now = now
+        self.steps = 0  # tasks run in this advance call, against the budget
         self.commands: list[Command] = []
         self.events: list[LifecycleEvent] = []
         self._workflow: dict[str, Any] | None = None
@@ -139,6 +140,20 @@ class Machine:
                 "startedAt": datetime_descriptor(self.state.started_at),
             }
         return self._workflow
+
+    def secrets(self) -> dict[str, Any]:
+        """``$secrets``: the secrets the workflow declares in ``use.secrets``, and only those.
+
+        A declared secret the runtime cannot provide is an ``authorization`` error (403).
+        """
+        declared = self.defn.use.secrets or []
+        missing = [name for name in declared if name not in self.env.secrets]
+        if missing:
+            raise WorkflowError.of(
+                "authorization", title="Secret Unavailable",
+                detail=f"secret(s) {', '.join(repr(n) for n in missing)} are not available to this execution",
+            )
+        return {name: self.env.secrets[name] for name in declared}
 
     def uuid_for(self, key: str) -> str:
         """A UUID that is the same every time this step is replayed."""
@@ -234,6 +249,21 @@ class Machine:
         for lid in [lid for lid in state.listeners if covers(prefix, lid)]:
             self.unlisten(lid)
 
+    def abandon(self, frame: TaskFrame) -> None:
+        """Cancel a running task and everything under it (a timeout, a lost race, an end)."""
+        self.abandon_children(frame)
+        self.cancel_timer(frame.timeout)
+        frame.timeout = None
+        self.release(frame.id)
+        self.task_event("cancelled", frame)
+
+    def abandon_children(self, frame: TaskFrame) -> None:
+        for lst in frame.lists:
+            if lst.task is not None:
+                self.abandon(lst.task)
+                lst.task = None
+        frame.lists = []
+
     def event(self, ev: LifecycleEvent) -> None:
         self.events.append(ev)
 
@@ -286,7 +316,8 @@ class Machine:
 
     def start_task(self, item: m.TaskItem, fid: str, raw_input: Any, vars: dict[str, Any]) -> Result | TaskFrame:
         self.state.steps += 1
-        if self.state.steps > self.env.max_steps:
+        self.steps += 1
+        if self.steps > self.env.max_steps:
             raise BudgetExhausted(item.ref)
         task = item.task
         frame = TaskFrame(id=fid, ref=item.ref, raw_input=raw_input, started_at=self.now)
@@ -373,6 +404,7 @@ class Machine:
         try:
             if target == frame.timeout:
                 frame.timeout = None
+                self.abandon_children(frame)
                 self.release(frame.id)
                 after = describe_duration(self.defn.timeout(item.task.timeout))
                 result = Fault(problem("timeout", title="Timeout", detail=f"task timed out after {after}"))
@@ -407,9 +439,7 @@ class Machine:
             frame.lists.remove(lst)
         try:
             if isinstance(outcome, End):
-                for other in frame.lists:
-                    self.release(other.id)
-                frame.lists = []
+                self.abandon_children(frame)
                 result: Result | None = outcome
             else:
                 result = self.handler(item).child(self, frame, item, vars, lst, outcome)

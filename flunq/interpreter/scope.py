@@ -55,7 +55,7 @@ class Scope(Mapping[str, Any]):
         if name == "input":
             return self._frame.input if self._frame is not None else None
         if name == "secrets":
-            return dict(machine.env.secrets)
+            return machine.secrets()
         if name == "task":
             return self._task() if self._frame is not None else None
         if name == "workflow":

@@ -4,6 +4,7 @@ and every execution completes exactly once."""
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +35,40 @@ def cluster(tmp_path: Path, redis_server: RedisServer, settings: dict[str, str])
     }
 
 
-def consumers(redis_server: RedisServer) -> list[str]:
-    """Names of the consumers of the workers' group on the work stream."""
-    client = redis.Redis(port=redis_server.port, decode_responses=True)
-    try:
-        return [c["name"] for c in client.xinfo_consumers("split:work", "workers")]
-    finally:
-        client.close()
+class WorkGroup:
+    """The workers' consumer group on the work stream, seen from a plain Redis client."""
+
+    def __init__(self, redis_server: RedisServer) -> None:
+        self.client = redis.Redis(port=redis_server.port, decode_responses=True)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def consumer_of(self, proc: FlunqProcess) -> str | None:
+        """The consumer name of a worker process (it embeds the pid)."""
+        assert proc.popen is not None
+        mark = f"-{proc.popen.pid}-"
+        names = [c["name"] for c in self.client.xinfo_consumers("split:work", "workers")]
+        return next((name for name in names if mark in name), None)
+
+    def pending(self, consumer: str) -> int:
+        return len(self.client.xpending_range("split:work", "workers", "-", "+", 10_000, consumername=consumer))
+
+
+def kill_holding_work(victim: FlunqProcess, group: WorkGroup, consumer: str) -> int:
+    """SIGKILL ``victim`` at a moment it holds unacked messages (it is frozen with SIGSTOP
+    until one such moment is caught); returns how many it held."""
+    def frozen_with_work() -> int | None:
+        victim.signal(signal.SIGSTOP)
+        held = group.pending(consumer)
+        if held:
+            return held
+        victim.signal(signal.SIGCONT)
+        return None
+
+    held = wait_for("the victim to hold unacked work", frozen_with_work, timeout=20, interval=0.003)
+    victim.kill()
+    return held
 
 
 def test_a_worker_killed_mid_flight_loses_nothing(
@@ -57,15 +85,11 @@ def test_a_worker_killed_mid_flight_loses_nothing(
         work.register(tuple(MIX))
         work.start(MIX)
 
-        victim = procs["worker1"]
-        assert victim.popen is not None
-        pid = f"-{victim.popen.pid}-"
-        wait_for("both workers to read the work stream",
-                 lambda: sum(1 for name in consumers(redis_server) if "-" in name) >= 2, timeout=10)
-        assert any(pid in name for name in consumers(redis_server))
+        victim, group = procs["worker1"], WorkGroup(redis_server)
+        consumer = wait_for("worker1 to read the work stream", lambda: group.consumer_of(victim), timeout=10)
         third = TOTAL * 3 // 10
         wait_for(f"{third} executions to end", lambda: work.count_ended(third) >= third, timeout=30, interval=0.1)
-        victim.kill()
+        assert kill_holding_work(victim, group, consumer) > 0
 
         survivors = [p for name, p in procs.items() if name != "worker1"]
 
@@ -74,5 +98,32 @@ def test_a_worker_killed_mid_flight_loses_nothing(
                 proc.assert_alive()
 
         records = api.wait_all_ended(work.ids, timeout=45, alive=still_alive)
+        work.verify(records)
+        # What the dead worker held was handed to the other one (XAUTOCLAIM) and acked.
+        wait_for("the dead worker's messages to be claimed", lambda: group.pending(consumer) == 0, timeout=10)
+        group.close()
+        api.close()
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "stale worker state cache: a worker steps an execution from its cached state; a result "
+    "that state does not know (the other worker advanced the execution meanwhile) is ignored "
+    "without any commit, so the stale cache is never noticed and the result is dropped "
+    "(flunq/roles/stepper.py Stepper.step)"))
+def test_two_workers_without_any_crash_apply_every_result(
+    tmp_path: Path, effect_server: EffectServer, redis_server: RedisServer
+) -> None:
+    # Default settings: the sweeper does not re-drive within the test, so a dropped result stays lost.
+    procs = cluster(tmp_path, redis_server, {})
+    with running(procs.values()):
+        for proc in procs.values():
+            proc.start()
+        for proc in procs.values():
+            proc.wait_ready()
+        api = Api(procs["api"].url or "")
+        work = Workload(api, effect_server)
+        work.register(("chain",))
+        work.start({"chain": 30})
+        records = api.wait_all_ended(work.ids, timeout=15)
         work.verify(records)
         api.close()

@@ -22,7 +22,7 @@ def test_a_then_loop_that_never_ends_faults_with_a_clear_runtime_error() -> None
         "type": error_type("runtime"),
         "status": 500,
         "title": "Step Budget Exhausted",
-        "detail": "the execution ran more than 500 tasks (last: /do/0/spin); a 'then' loop that never ends?",
+        "detail": "the execution ran more than 500 tasks without waiting (last: /do/0/spin); a 'then' loop that never ends?",
         "instance": "/do/0/spin",
     }
     assert d.st.root is None
@@ -93,3 +93,27 @@ def test_skipped_tasks_count_against_the_budget() -> None:
         env=Env(max_steps=50),
     )
     assert d.error is not None and d.error["title"] == "Step Budget Exhausted"
+
+
+def test_the_budget_counts_tasks_between_waits_not_over_the_whole_execution() -> None:
+    d = run(
+        """
+        do:
+          - init:
+              set: {n: 0}
+          - inc:
+              set: '${ {n: (.n + 1)} }'
+          - nap:
+              wait: {milliseconds: 1}
+          - again:
+              switch:
+                - more:
+                    when: .n < 40
+                    then: inc
+        """,
+        env=Env(max_steps=10),
+    )
+    while d.status == "waiting":
+        d.fire(next(iter(d.st.timers)))
+    assert (d.status, d.output) == ("completed", {"n": 40})
+    assert d.st.steps > 10

@@ -134,11 +134,12 @@ def test_cancel_releases_every_effect_timer_and_listener() -> None:
         "task.cancelled", "task.cancelled", "task.cancelled", "task.cancelled",
         "workflow.cancelled", "workflow.status-changed",
     ]
+    # Innermost first: each task is cancelled after everything it was running.
     assert [e.data["task"] for e in step.events[:4]] == [
-        "/do/0/f",
         "/do/0/f/fork/branches/0/a",
         "/do/0/f/fork/branches/1/b",
         "/do/0/f/fork/branches/2/c",
+        "/do/0/f",
     ]
     assert step.events[4].data == {"name": "wf-exec-1.test", "cancelledAt": T0, "reason": "operator said so"}
 

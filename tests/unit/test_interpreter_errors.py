@@ -167,3 +167,13 @@ def test_an_internal_bug_faults_the_execution_instead_of_crashing(monkeypatch: p
         "instance": "/",
     }
     assert d.st.root is None
+
+
+def test_an_effect_error_without_type_or_status_is_completed_with_runtime_defaults() -> None:
+    d = run("""
+    do:
+      - get: {call: http, with: {method: get, endpoint: 'https://example.com/'}}
+    """)
+    d.fail("/do/0/get", {"title": "odd executor"})
+    assert d.status == "faulted"
+    assert d.error == {"title": "odd executor", "type": error_type("runtime"), "status": 500, "instance": "/do/0/get"}

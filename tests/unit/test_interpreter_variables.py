@@ -216,3 +216,34 @@ def test_context_is_visible_in_if_and_input_from() -> None:
         """
     )
     assert d.output == {"got": 3}
+
+
+def test_secrets_are_only_those_the_workflow_declares() -> None:
+    d = run(
+        """
+        use:
+          secrets: [api]
+        do:
+          - s:
+              set: '${ $secrets | keys }'
+        """,
+        env=Env(secrets={"api": {"key": "k"}, "other": "not yours"}),
+    )
+    assert d.output == ["api"]
+
+
+def test_a_declared_secret_the_runtime_lacks_is_an_authorization_error() -> None:
+    d = run(
+        """
+        use:
+          secrets: [api]
+        do:
+          - s:
+              set: {key: '${ $secrets.api.key }'}
+        """,
+        env=Env(secrets={}),
+    )
+    assert d.status == "faulted"
+    assert d.error is not None
+    assert (d.error["type"].rsplit("/", 1)[1], d.error["status"]) == ("authorization", 403)
+    assert "'api'" in d.error["detail"] and d.error["instance"] == "/do/0/s"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flunq.dsl import model as m
+from flunq.errors import ERROR_TYPE_PREFIX, problem
 from flunq.interpreter.machine import Fault, Machine, Ok, Result
 from flunq.interpreter.protocol import EffectCompleted, EffectFailed
 from flunq.interpreter.state import ListFrame, TaskFrame
@@ -28,9 +29,21 @@ class Leaf:
         raise AssertionError(f"{type(self).__name__} has no child lists")
 
 
+def normalized(error: Any) -> dict[str, Any]:
+    """An error reported from outside, made to carry the ``type`` and ``status`` the DSL requires."""
+    if not isinstance(error, dict):
+        return problem("runtime", detail=f"an effect failed with an unreadable error: {error!r}")
+    out = dict(error)
+    if not isinstance(out.get("type"), str) or not out["type"]:
+        out["type"] = ERROR_TYPE_PREFIX + "runtime"
+    if not isinstance(out.get("status"), int) or isinstance(out["status"], bool):
+        out["status"] = 500
+    return out
+
+
 def effect_result(fact: Any) -> Result:
     if isinstance(fact, EffectCompleted):
         return Ok(fact.result)
     if isinstance(fact, EffectFailed):
-        return Fault(fact.error)
+        return Fault(normalized(fact.error))
     raise AssertionError(f"unexpected fact {type(fact).__name__} for an effect")

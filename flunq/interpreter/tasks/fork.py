@@ -60,10 +60,6 @@ class ForkHandler(Leaf):
 
     def _stop(self, mc: Machine, frame: TaskFrame, result: Result) -> Result:
         """Cancel the branches still running; branches not started yet never start."""
-        for other in frame.lists:
-            if other.task is not None:
-                mc.task_event("cancelled", other.task)
-                mc.release(other.task.id)
-        frame.lists = []
+        mc.abandon_children(frame)
         frame.extra = {"left": 0}
         return result

@@ -91,7 +91,11 @@ class ListenHandler(Leaf):
 
     def _match(self, mc: Machine, frame: TaskFrame, event: dict[str, Any]) -> int | None:
         expect = frame.extra["expect"]
+        matched, roles = frame.extra["matched"], frame.extra["roles"]
+        only_once = mc.defn.tasks[frame.ref].task.listen.to.all is not None
         for index, flt in enumerate(frame.extra["filters"]):
+            if only_once and roles[index] == "main" and matched[index]:
+                continue  # `all`: each filter consumes one event
             if not filter_matches(flt, event, mc.defn.language):
                 continue
             values = correlation_values(flt, event, mc.defn.language)

@@ -88,9 +88,7 @@ class TryHandler(Leaf):
             mc.task_event("retried", frame)
             return self._attempt(mc, frame, item, vars)
         # The attempt's own time limit: abandon it and handle a timeout error.
-        for lst in frame.lists:
-            mc.release(lst.id)
-        frame.lists = []
+        mc.abandon_children(frame)
         error = problem("timeout", title="Timeout", detail="retry attempt timed out", instance=item.ref)
         return self._caught(mc, frame, item, vars, error)
 
@@ -136,9 +134,9 @@ class TryHandler(Leaf):
             return None
         number = frame.pos + 1  # this would be retry number `number`
         limit = retry.limit
-        if limit is not None and limit.attempt is not None and limit.attempt.count is not None:
-            if number > limit.attempt.count:
-                return None
+        count = limit.attempt.count if limit is not None and limit.attempt is not None else None
+        if count is not None and number > count:
+            return None
         base = mc.duration(retry.delay, frame.input, frame, scoped) if retry.delay is not None else 0.0
         kind = retry.backoff.kind if retry.backoff is not None else "constant"
         delay = base * number if kind == "linear" else base * 2 ** (number - 1) if kind == "exponential" else base
