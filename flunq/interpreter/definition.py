@@ -88,6 +88,13 @@ class Definition:
             if sub is not None and sub.foreach is not None and sub.foreach.do:
                 self._index_list(item.ref + "/with/subscription/foreach/do", sub.foreach.do)
 
+    def self_list(self, ref: str) -> str:
+        """Key of a one-task list holding the task at ``ref`` (run by extension wrappers)."""
+        key = ref + "#self"
+        if key not in self.lists:
+            self.lists[key] = [self.tasks[ref]]
+        return key
+
     @staticmethod
     def function_list(name: str) -> str:
         """Key of the one-task list that runs ``use.functions.<name>`` for a call."""

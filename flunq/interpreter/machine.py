@@ -114,8 +114,10 @@ def truthy(value: Any) -> bool:
 class Machine:
     def __init__(self, defn: Definition, state: ExecutionState, env: Env, now: str) -> None:
         from flunq.interpreter.tasks import HANDLERS  # tasks import this module
+        from flunq.interpreter.tasks.extension import ExtensionHandler
 
         self.handlers: dict[type, Handler] = HANDLERS  # type: ignore[assignment]
+        self.extension_handler = ExtensionHandler()
         self.defn = defn
         self.state = state
         self.env = env
@@ -302,7 +304,7 @@ class Machine:
         if then == "end":
             return End(result.output)
         if lst.only or then == "exit":
-            return Ok(result.output, exited=then == "exit")
+            return Ok(result.output, then=None if then in ("continue", "exit") else then, exited=then == "exit")
         items = self.defn.lists[lst.list_ref]
         if then == "continue":
             lst.index += 1
@@ -321,6 +323,10 @@ class Machine:
             raise BudgetExhausted(item.ref)
         task = item.task
         frame = TaskFrame(id=fid, ref=item.ref, raw_input=raw_input, started_at=self.now)
+        if self.defn.extensions:
+            wrapped = self._extended(frame, item, vars)
+            if wrapped is not None:
+                return wrapped
         try:
             if task.if_ is not None and not truthy(self.field(task.if_, raw_input, frame, vars)):
                 return Ok(raw_input)
@@ -344,12 +350,34 @@ class Machine:
             return frame
         return self.finish(frame, item, vars, result)
 
-    def handler(self, item: m.TaskItem) -> Handler:
+    def handler(self, item: m.TaskItem, frame: TaskFrame | None = None) -> Handler:
+        if frame is not None and "ext" in frame.extra:
+            return self.extension_handler
         return self.handlers[type(item.task)]
+
+    def _extended(self, frame: TaskFrame, item: m.TaskItem, vars: dict[str, Any]) -> Result | TaskFrame | None:
+        """Run ``item`` inside an extension wrapper if an extension applies, else None."""
+        from flunq.interpreter.tasks.extension import applicable
+
+        todo = applicable(self, item, frame.raw_input, vars)
+        if not todo:
+            return None
+        frame.extra = {"ext": {"todo": todo, "phase": "before", "i": 0}}
+        try:
+            result = self.extension_handler.start(self, frame, item, vars)
+        except WorkflowError as exc:
+            result = Fault(exc.problem)
+        except ExpressionError as exc:
+            result = Fault(exc.problem())
+        return frame if result is None else self.finish(frame, item, vars, result)
 
     def finish(self, frame: TaskFrame, item: m.TaskItem, vars: dict[str, Any], result: Result) -> Result:
         self.cancel_timer(frame.timeout)
         frame.timeout = None
+        if "ext" in frame.extra:  # an extension wrapper: the task inside did the data flow
+            if isinstance(result, Fault):
+                self.release(frame.id)
+            return result
         if isinstance(result, Ok):
             try:
                 return self._complete(frame, item, vars, result)
@@ -399,7 +427,7 @@ class Machine:
 
     def deliver_task(self, frame: TaskFrame, vars: dict[str, Any], target: str, fact: Any) -> Result | _NotHere | None:
         item = self.defn.tasks[frame.ref]
-        handler = self.handler(item)
+        handler = self.handler(item, frame)
         result: Result | None
         try:
             if target == frame.timeout:
@@ -442,7 +470,7 @@ class Machine:
                 self.abandon_children(frame)
                 result: Result | None = outcome
             else:
-                result = self.handler(item).child(self, frame, item, vars, lst, outcome)
+                result = self.handler(item, frame).child(self, frame, item, vars, lst, outcome)
         except WorkflowError as exc:
             result = Fault(exc.problem)
         except ExpressionError as exc:

@@ -72,7 +72,9 @@ class EffectServer:
 
     - ``GET /ok/{key}/{step}[?ms=N]``: 200 ``{"key", "step"}`` (after N ms);
     - ``GET /flaky/{key}/{fails}``: 503 for the first ``fails`` requests of ``key``, then
-      200 ``{"key", "ok": true}``.
+      200 ``{"key", "ok": true}``;
+    - ``GET /slow/{key}/{ms}``: the first request of ``key`` takes ``ms`` milliseconds, later
+      ones answer at once: 200 ``{"key", "slow": true}``.
 
     ``hits`` counts requests by ``(route, key, step)`` (``step`` is ``""`` for flaky), so a
     test can check that each effect happened at least once and see how often it repeated.
@@ -132,6 +134,10 @@ class EffectServer:
                 self._reply(request, 503, {"error": "try again", "attempt": seen})
             else:
                 self._reply(request, 200, {"key": path[1], "ok": True})
+        elif len(path) == 3 and path[0] == "slow":
+            if self._count(("slow", path[1], "")) == 1:
+                time.sleep(int(path[2]) / 1000)
+            self._reply(request, 200, {"key": path[1], "slow": True})
         else:
             self._reply(request, 404, {"error": "no such route"})
 

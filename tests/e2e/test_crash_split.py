@@ -124,6 +124,6 @@ def test_two_workers_without_any_crash_apply_every_result(
         work = Workload(api, effect_server)
         work.register(("chain",))
         work.start({"chain": 30})
-        records = api.wait_all_ended(work.ids, timeout=15)
+        records = api.wait_all_ended(work.ids, timeout=10)
         work.verify(records)
         api.close()

@@ -111,6 +111,11 @@ do:
     return _document("loop", body)
 
 
+def slow(server: str, ms: int = 30_000) -> str:
+    """One GET whose first attempt takes ``ms`` milliseconds (later ones are quick)."""
+    return _document("slow", f"do:\n  - call:\n      {_get(server, 'slow', f'/{ms}')}\n")
+
+
 def expected(name: str, execution_id: str, data: Any) -> Any:
     """What an execution of workflow ``name`` started with ``data`` must output."""
     if name == "chain":
@@ -121,6 +126,8 @@ def expected(name: str, execution_id: str, data: Any) -> Any:
         return {"key": execution_id, "ok": True}
     if name == "loop":
         return {"items": data["items"]}
+    if name == "slow":
+        return {"key": execution_id, "slow": True}
     raise KeyError(name)
 
 
@@ -134,4 +141,6 @@ def effects_of(name: str, execution_id: str, data: Any) -> list[tuple[str, str, 
         return [("flaky", execution_id, "")]
     if name == "loop":
         return [("ok", execution_id, f"item{i}") for i in data["items"]]
+    if name == "slow":
+        return [("slow", execution_id, "")]
     raise KeyError(name)

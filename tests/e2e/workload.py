@@ -11,7 +11,8 @@ from typing import Any
 from tests.e2e import workflows
 from tests.e2e.support import Api, EffectServer, facts, journal_problems
 
-BUILDERS = {"chain": workflows.chain, "waits": workflows.waits, "retries": workflows.retries, "loop": workflows.loop}
+BUILDERS = {"chain": workflows.chain, "waits": workflows.waits, "retries": workflows.retries, "loop": workflows.loop,
+            "slow": workflows.slow}
 COMPLETED = "io.serverlessworkflow.workflow.completed.v1"
 PARALLEL = 8  # API requests in flight at once
 
