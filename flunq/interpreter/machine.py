@@ -99,6 +99,11 @@ class Handler(Protocol):
     ) -> Result | None: ...
 
 
+def as_fault(exc: WorkflowError | ExpressionError) -> Fault:
+    """The fault a task gets from an error raised while it ran."""
+    return Fault(exc.problem if isinstance(exc, WorkflowError) else exc.problem())
+
+
 def covers(prefix: str, target: str) -> bool:
     """Is ``target`` the frame ``prefix`` or an id beneath it?"""
     if not target.startswith(prefix):
@@ -342,10 +347,8 @@ class Machine:
                 frame.timeout = fid + "#timeout"
                 self.start_timer(frame.timeout, self.duration(after, frame.input, frame, vars))
             result = self.handler(item).start(self, frame, item, vars)
-        except WorkflowError as exc:
-            result = Fault(exc.problem)
-        except ExpressionError as exc:
-            result = Fault(exc.problem())
+        except (WorkflowError, ExpressionError) as exc:
+            result = as_fault(exc)
         if result is None:
             return frame
         return self.finish(frame, item, vars, result)
@@ -365,10 +368,8 @@ class Machine:
         frame.extra = {"ext": {"todo": todo, "phase": "before", "i": 0}}
         try:
             result = self.extension_handler.start(self, frame, item, vars)
-        except WorkflowError as exc:
-            result = Fault(exc.problem)
-        except ExpressionError as exc:
-            result = Fault(exc.problem())
+        except (WorkflowError, ExpressionError) as exc:
+            result = as_fault(exc)
         return frame if result is None else self.finish(frame, item, vars, result)
 
     def finish(self, frame: TaskFrame, item: m.TaskItem, vars: dict[str, Any], result: Result) -> Result:
@@ -381,10 +382,8 @@ class Machine:
         if isinstance(result, Ok):
             try:
                 return self._complete(frame, item, vars, result)
-            except WorkflowError as exc:
-                result = Fault(exc.problem)
-            except ExpressionError as exc:
-                result = Fault(exc.problem())
+            except (WorkflowError, ExpressionError) as exc:
+                result = as_fault(exc)
         if isinstance(result, Fault):
             error = dict(result.error)
             error.setdefault("instance", item.ref)
@@ -440,10 +439,8 @@ class Machine:
                 result = handler.resume(self, frame, item, vars, fact)
             else:
                 return self._deliver_children(frame, item, vars, target, fact)
-        except WorkflowError as exc:
-            result = Fault(exc.problem)
-        except ExpressionError as exc:
-            result = Fault(exc.problem())
+        except (WorkflowError, ExpressionError) as exc:
+            result = as_fault(exc)
         return None if result is None else self.finish(frame, item, vars, result)
 
     def _deliver_children(self, frame: TaskFrame, item: m.TaskItem, vars: dict[str, Any],
@@ -471,10 +468,8 @@ class Machine:
                 result: Result | None = outcome
             else:
                 result = self.handler(item, frame).child(self, frame, item, vars, lst, outcome)
-        except WorkflowError as exc:
-            result = Fault(exc.problem)
-        except ExpressionError as exc:
-            result = Fault(exc.problem())
+        except (WorkflowError, ExpressionError) as exc:
+            result = as_fault(exc)
         if result is None:
             return None
         return self.finish(frame, item, vars, result)

@@ -35,27 +35,33 @@ def cluster(tmp_path: Path, redis_server: RedisServer, settings: dict[str, str])
     }
 
 
-class WorkGroup:
-    """The workers' consumer group on the work stream, seen from a plain Redis client."""
+class ConsumerGroup:
+    """A consumer group of one bus topic (``work``/``workers``, ``effects``/``executors``),
+    seen from a plain Redis client."""
 
-    def __init__(self, redis_server: RedisServer) -> None:
+    def __init__(self, redis_server: RedisServer, topic: str, group: str) -> None:
         self.client = redis.Redis(port=redis_server.port, decode_responses=True)
+        self.stream = f"split:{topic}"
+        self.group = group
 
     def close(self) -> None:
         self.client.close()
 
     def consumer_of(self, proc: FlunqProcess) -> str | None:
-        """The consumer name of a worker process (it embeds the pid)."""
+        """The consumer name of a process (it embeds the pid)."""
         assert proc.popen is not None
         mark = f"-{proc.popen.pid}-"
-        names = [c["name"] for c in self.client.xinfo_consumers("split:work", "workers")]
+        try:
+            names = [c["name"] for c in self.client.xinfo_consumers(self.stream, self.group)]
+        except redis.ResponseError:  # no such stream or group yet
+            return None
         return next((name for name in names if mark in name), None)
 
     def pending(self, consumer: str) -> int:
-        return len(self.client.xpending_range("split:work", "workers", "-", "+", 10_000, consumername=consumer))
+        return len(self.client.xpending_range(self.stream, self.group, "-", "+", 10_000, consumername=consumer))
 
 
-def kill_holding_work(victim: FlunqProcess, group: WorkGroup, consumer: str) -> int:
+def kill_holding_work(victim: FlunqProcess, group: ConsumerGroup, consumer: str) -> int:
     """SIGKILL ``victim`` at a moment it holds unacked messages (it is frozen with SIGSTOP
     until one such moment is caught); returns how many it held."""
     def frozen_with_work() -> int | None:
@@ -85,7 +91,7 @@ def test_a_worker_killed_mid_flight_loses_nothing(
         work.register(tuple(MIX))
         work.start(MIX)
 
-        victim, group = procs["worker1"], WorkGroup(redis_server)
+        victim, group = procs["worker1"], ConsumerGroup(redis_server, "work", "workers")
         consumer = wait_for("worker1 to read the work stream", lambda: group.consumer_of(victim), timeout=10)
         third = TOTAL * 3 // 10
         wait_for(f"{third} executions to end", lambda: work.count_ended(third) >= third, timeout=30, interval=0.1)
@@ -104,6 +110,37 @@ def test_a_worker_killed_mid_flight_loses_nothing(
         group.close()
         api.close()
 
+
+
+def test_executor_and_timer_killed_mid_flight_then_replaced_lose_nothing(
+    tmp_path: Path, effect_server: EffectServer, redis_server: RedisServer
+) -> None:
+    procs = cluster(tmp_path, redis_server, {**RECOVERY, **WORKAROUND})
+    executor, timer = procs["executor"], procs["timer"]
+    with running(procs.values()):
+        for proc in procs.values():
+            proc.start()
+        for proc in procs.values():
+            proc.wait_ready()
+        api = Api(procs["api"].url or "")
+        work = Workload(api, effect_server)
+        work.register(tuple(MIX))
+        work.start(MIX)
+
+        group = ConsumerGroup(redis_server, "effects", "executors")
+        consumer = wait_for("the executor to read the effects", lambda: group.consumer_of(executor), timeout=10)
+        third = TOTAL * 3 // 10
+        wait_for(f"{third} executions to end", lambda: work.count_ended(third) >= third, timeout=30, interval=0.1)
+        assert kill_holding_work(executor, group, consumer) > 0
+        timer.kill()  # with claimed timers whose firing may be lost: their lease runs out
+        executor.start().wait_ready()
+        timer.start().wait_ready()
+
+        records = api.wait_all_ended(work.ids, timeout=45, alive=lambda: [p.assert_alive() for p in procs.values()])
+        work.verify(records)
+        wait_for("the dead executor's effects to be claimed", lambda: group.pending(consumer) == 0, timeout=10)
+        group.close()
+        api.close()
 
 @pytest.mark.xfail(strict=True, reason=(
     "stale worker state cache: a worker steps an execution from its cached state; a result "
