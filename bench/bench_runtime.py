@@ -29,8 +29,6 @@ import time
 import uuid
 from pathlib import Path
 
-import httpx
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from flunq.runtime import Runtime
@@ -92,19 +90,23 @@ async def drive(settings: Settings, source: str, name: str, executions: int, con
 
 
 async def raw_http(port: int, requests: int, concurrency: int) -> float:
-    from flunq.effects.transport import AiohttpTransport
+    from flunq.effects.client import Request
+    from flunq.effects.lean import LeanTransport
 
-    async with httpx.AsyncClient(transport=AiohttpTransport()) as client:
-        gate = asyncio.Semaphore(concurrency)
+    client = LeanTransport()
+    gate = asyncio.Semaphore(concurrency)
 
-        async def chain() -> None:
-            async with gate:
-                for i in range(10):
-                    (await client.get(f"http://127.0.0.1:{port}/step/{i}")).json()
+    async def chain() -> None:
+        async with gate:
+            for i in range(10):
+                (await client.exchange(Request("GET", f"http://127.0.0.1:{port}/step/{i}"))).json()
 
+    try:
         began = time.perf_counter()
         await asyncio.gather(*(chain() for _ in range(requests // 10)))
         return requests / (time.perf_counter() - began)
+    finally:
+        await client.aclose()
 
 
 def redis_calls(url: str) -> int:

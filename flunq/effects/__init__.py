@@ -44,7 +44,7 @@ Handler = Callable[[dict[str, Any], "EffectContext"], Awaitable[Any]]
 
 
 # The handlers import their modules on first use: the interpreter imports
-# ``flunq.effects.uritemplate`` and must not pull in httpx or YAML parsers with it.
+# ``flunq.effects.uritemplate`` and must not pull in the HTTP client or YAML parsers with it.
 async def _http(args: dict[str, Any], ctx: EffectContext) -> Any:
     from flunq.effects.http import call_http
 

@@ -2,14 +2,15 @@
 
 :func:`auth_for` turns a *resolved* DSL authentication policy (secrets and ``use``
 references already replaced by their properties, expressions evaluated) into an
-``httpx.Auth`` that the HTTP code path hands to the client:
+:class:`Authenticator` that the HTTP code path applies to each request it sends:
 
 - ``{"basic": {username, password}}``: ``Authorization: Basic base64(user:password)``, sent
   with the first request;
 - ``{"bearer": {token}}``: ``Authorization: Bearer <token>``;
 - ``{"digest": {username, password}}``: RFC 7616 challenge/response (MD5, SHA-256 and their
-  ``-sess`` variants, ``qop=auth``): the request goes out bare, and on a ``401`` carrying
-  ``WWW-Authenticate: Digest ...`` it is sent again with the computed response;
+  ``-sess`` variants, ``qop=auth``; see :mod:`flunq.effects.digest`): the request goes out
+  bare, and on a ``401`` carrying ``WWW-Authenticate: Digest ...`` it is sent once more
+  with the computed response;
 - ``{"oauth2": {...}}`` / ``{"oidc": {...}}``: an access token is obtained from the token
   endpoint with the ``client_credentials``, ``password`` or token-exchange grant and sent as
   a bearer token. ``oauth2`` posts to ``authority + endpoints.token`` (default
@@ -39,16 +40,18 @@ import base64
 import hashlib
 import json
 import logging
-from collections.abc import AsyncGenerator, Generator, Mapping
+from collections.abc import Mapping
 from typing import Any
-from urllib.parse import parse_qsl, quote_plus
+from urllib.parse import parse_qsl, quote_plus, urlencode
 
-import httpx
-
+from flunq.effects import digest
+from flunq.effects.client import Request, Response, TransportError
 from flunq.effects.context import EffectContext
 from flunq.errors import WorkflowError, problem
 
-__all__ = ["BearerAuth", "OAuth2Auth", "auth_for", "fingerprint", "token_for"]
+__all__ = [
+    "Authenticator", "DigestAuth", "HeaderAuth", "OAuth2Auth", "auth_for", "basic_header", "fingerprint", "token_for",
+]
 
 log = logging.getLogger(__name__)
 
@@ -59,36 +62,78 @@ _SCHEMES = ("basic", "bearer", "digest", "oauth2", "oidc")
 _CLIENT_METHODS = ("client_secret_post", "client_secret_basic", "client_secret_jwt", "private_key_jwt", "none")
 
 
-async def auth_for(policy: Mapping[str, Any] | None, ctx: EffectContext) -> httpx.Auth | None:
-    """An ``httpx.Auth`` applying ``policy``, or ``None`` when there is no policy."""
+async def auth_for(policy: Mapping[str, Any] | None, ctx: EffectContext) -> Authenticator | None:
+    """An :class:`Authenticator` applying ``policy``, or ``None`` when there is no policy."""
     if not policy:
         return None
     scheme, props = _scheme_of(policy)
     if scheme == "basic":
-        return httpx.BasicAuth(_required(props, scheme, "username"), _required(props, scheme, "password"))
+        return HeaderAuth(basic_header(_required(props, scheme, "username"), _required(props, scheme, "password")))
     if scheme == "bearer":
-        return BearerAuth(_required(props, scheme, "token"))
+        return HeaderAuth(f"Bearer {_required(props, scheme, 'token')}")
     if scheme == "digest":
-        return httpx.DigestAuth(_required(props, scheme, "username"), _required(props, scheme, "password"))
+        return DigestAuth(_required(props, scheme, "username"), _required(props, scheme, "password"))
     _check_grant(scheme, props)
     return OAuth2Auth(scheme, props, ctx)
 
 
-class BearerAuth(httpx.Auth):
-    """Sends a fixed bearer token."""
+def basic_header(username: str, password: str) -> str:
+    """``Basic base64(username:password)``, UTF-8 encoded (RFC 7617)."""
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
 
-    def __init__(self, token: str) -> None:
-        self._header = f"Bearer {token}"
 
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = self._header
-        yield request
+class Authenticator:
+    """Authenticates the requests of one call.
+
+    The HTTP code path sends each request with :meth:`authorization` (when not ``None``)
+    as its ``Authorization`` header; on a ``401`` it asks :meth:`challenged` and, when
+    that gives a value, sends the request once more with it.
+    """
+
+    async def authorization(self) -> str | None:
+        """The ``Authorization`` value to send first (``None``: send the request bare)."""
+        return None
+
+    async def challenged(self, request: Request, response: Response) -> str | None:
+        """After ``response`` (a 401) to ``request``: the value to retry with, or ``None``."""
+        return None
+
+
+class HeaderAuth(Authenticator):
+    """Sends a fixed ``Authorization`` value (basic and bearer)."""
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    async def authorization(self) -> str | None:
+        return self._value
 
     def __repr__(self) -> str:
-        return "BearerAuth(***)"
+        return f"HeaderAuth({self._value.split(' ', 1)[0]} ***)"
 
 
-class OAuth2Auth(httpx.Auth):
+class DigestAuth(Authenticator):
+    """Answers a ``WWW-Authenticate: Digest`` challenge (RFC 7616)."""
+
+    def __init__(self, username: str, password: str) -> None:
+        self._username = username
+        self._password = password
+
+    async def challenged(self, request: Request, response: Response) -> str | None:
+        for name, value in response.headers:
+            if name.lower() == "www-authenticate":
+                challenge = digest.parse_challenge(value)
+                if challenge is not None:
+                    return digest.authorization(
+                        challenge, self._username, self._password, request.method, request.target
+                    )
+        return None
+
+    def __repr__(self) -> str:
+        return "DigestAuth(***)"
+
+
+class OAuth2Auth(Authenticator):
     """Sends an OAuth2 access token, obtained (or taken from the cache) at send time."""
 
     def __init__(self, scheme: str, props: Mapping[str, Any], ctx: EffectContext) -> None:
@@ -96,22 +141,20 @@ class OAuth2Auth(httpx.Auth):
         self._props = props
         self._ctx = ctx
         self._key = _cache_key(scheme, props)
+        self._from_cache = False
 
-    def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        raise RuntimeError("OAuth2 authentication needs an asynchronous HTTP client")
-
-    async def async_auth_flow(
-        self, request: httpx.Request
-    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+    async def authorization(self) -> str | None:
         cached = self._ctx.tokens.get(self._key)
-        token = cached or await self._token()
-        request.headers["Authorization"] = f"Bearer {token}"
-        response = yield request
-        if response.status_code == 401 and cached is not None:
-            # The server may have revoked or expired the token before we thought it would.
-            self._ctx.tokens.discard(self._key)
-            request.headers["Authorization"] = f"Bearer {await self._token()}"
-            yield request
+        self._from_cache = cached is not None
+        return f"Bearer {cached or await self._token()}"
+
+    async def challenged(self, request: Request, response: Response) -> str | None:
+        if not self._from_cache:
+            return None
+        # The server may have revoked or expired the token before we thought it would.
+        self._from_cache = False
+        self._ctx.tokens.discard(self._key)
+        return f"Bearer {await self._token()}"
 
     async def _token(self) -> str:
         return await token_for(self._scheme, self._props, self._ctx, key=self._key)
@@ -195,12 +238,12 @@ async def _discover(authority: str, ctx: EffectContext) -> str:
 
     async def load() -> tuple[Any, float | None]:
         try:
-            response = await ctx.http.get(uri, headers={"Accept": "application/json"}, timeout=ctx.timeout)
+            response = await _fetch(ctx, "GET", uri, [])
             document = response.json() if response.is_success else None
-        except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
+        except (TransportError, ValueError) as exc:
             raise _auth_error(f"OpenID discovery at {uri} failed: {type(exc).__name__}") from None
         if not isinstance(document, dict) or not isinstance(document.get("token_endpoint"), str):
-            status = response.status_code
+            status = response.status
             raise _auth_error(f"OpenID discovery at {uri} gave no token_endpoint (status {status})")
         return document, None
 
@@ -212,26 +255,39 @@ async def _request_token(
     endpoint: str, props: Mapping[str, Any], ctx: EffectContext
 ) -> tuple[str, float | None]:
     fields, headers = _token_request(props)
-    as_json = (props.get("request") or {}).get("encoding") == "application/json"
+    grouped = _grouped(fields)
+    if (props.get("request") or {}).get("encoding") == "application/json":
+        values = {k: v if len(v) > 1 else v[0] for k, v in grouped.items()}
+        body = json.dumps(values, ensure_ascii=False, separators=(",", ":")).encode()
+        headers.append(("Content-Type", "application/json"))
+    else:
+        body = urlencode(grouped, doseq=True).encode()
+        headers.append(("Content-Type", "application/x-www-form-urlencoded"))
     log.debug("requesting an access token from %s (grant %s)", endpoint, props.get("grant"))
     try:
-        if as_json:
-            body = {k: v if len(v) > 1 else v[0] for k, v in _grouped(fields).items()}
-            response = await ctx.http.post(endpoint, json=body, headers=headers, timeout=ctx.timeout)
-        else:
-            response = await ctx.http.post(endpoint, data=_grouped(fields), headers=headers, timeout=ctx.timeout)
-    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        response = await _fetch(ctx, "POST", endpoint, headers, body)
+    except TransportError as exc:
         raise _auth_error(f"token endpoint {endpoint} unreachable: {type(exc).__name__}") from None
     answer = _token_answer(response)
     if not response.is_success or not isinstance(answer.get("access_token"), str):
         reason = answer.get("error") or "no access_token in the answer"
         description = answer.get("error_description")
         more = f" ({description})" if isinstance(description, str) else ""
-        raise _auth_error(f"token endpoint {endpoint} answered {response.status_code}: {reason}{more}")
+        raise _auth_error(f"token endpoint {endpoint} answered {response.status}: {reason}{more}")
     return answer["access_token"], _ttl(answer.get("expires_in"))
 
 
-def _token_request(props: Mapping[str, Any]) -> tuple[list[tuple[str, str]], dict[str, str]]:
+async def _fetch(
+    ctx: EffectContext, method: str, uri: str, headers: list[tuple[str, str]], body: bytes | None = None
+) -> Response:
+    """One exchange with an authorization server: JSON wanted, no redirects followed."""
+    request = Request(
+        method, uri, [("Accept", "application/json"), ("User-Agent", "flunq"), *headers], body, ctx.timeout
+    )
+    return await ctx.transport.exchange(request)
+
+
+def _token_request(props: Mapping[str, Any]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """The token request's fields (grant + client authentication) and extra headers."""
     grant = props["grant"]
     fields: list[tuple[str, str]] = [("grant_type", grant)]
@@ -243,7 +299,7 @@ def _token_request(props: Mapping[str, Any]) -> tuple[list[tuple[str, str]], dic
     if props.get("scopes"):
         fields.append(("scope", " ".join(map(str, props["scopes"]))))
     fields += [("audience", str(a)) for a in props.get("audiences") or ()]
-    headers = {"Accept": "application/json"}
+    headers: list[tuple[str, str]] = []
     client = props.get("client") or {}
     method = client.get("authentication") or "client_secret_post"
     client_id, secret = client.get("id"), client.get("secret")
@@ -254,7 +310,7 @@ def _token_request(props: Mapping[str, Any]) -> tuple[list[tuple[str, str]], dic
             raise _config_error("client_secret_basic needs client.id and client.secret")
         # RFC 6749 §2.3.1: form-encode both parts before joining them.
         pair = f"{quote_plus(client_id)}:{quote_plus(secret)}".encode()
-        headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+        headers.append(("Authorization", "Basic " + base64.b64encode(pair).decode()))
         return fields, headers
     if method != "none" and not isinstance(client_id, str):
         raise _config_error(f"client authentication {method} needs client.id")
@@ -288,11 +344,10 @@ def _grouped(fields: list[tuple[str, str]]) -> dict[str, list[str]]:
     return out
 
 
-def _token_answer(response: httpx.Response) -> dict[str, Any]:
-    media = response.headers.get("content-type", "").split(";")[0].strip().lower()
+def _token_answer(response: Response) -> dict[str, Any]:
     try:
-        if media == "application/x-www-form-urlencoded":
-            return dict(parse_qsl(response.text))
+        if response.media_type == "application/x-www-form-urlencoded":
+            return dict(parse_qsl(response.text()))
         answer = response.json()
     except ValueError:
         return {}

@@ -1,7 +1,8 @@
-"""What the effect handlers of one executor role share: an HTTP client and caches.
+"""What the effect handlers of one executor role share: an HTTP transport and caches.
 
 One :class:`EffectContext` lives as long as the executor role. It holds the
-``httpx.AsyncClient`` every ``call`` goes through (tests inject one built on
+:class:`~flunq.effects.client.Transport` every ``call`` goes through (by default a
+:class:`~flunq.effects.lean.LeanTransport`; tests inject an ``httpx.AsyncClient`` built on
 ``httpx.MockTransport``), the cache of fetched documents (OpenAPI documents, OpenID
 discovery documents) and the cache of OAuth2 access tokens.
 """
@@ -9,13 +10,15 @@ discovery documents) and the cache of OAuth2 access tokens.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-import httpx
+from flunq.effects.client import Transport
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["DocumentCache", "EffectContext", "TTLCache", "TokenCache"]
 
@@ -114,40 +117,24 @@ class TokenCache(TTLCache[str]):
     """OAuth2 access tokens by a digest of the policy that obtained them, until they expire."""
 
 
-class _UrlScrubber(logging.Filter):
-    """Drops query strings and user information from the URLs httpx logs.
-
-    httpx logs every request line at INFO; a query may carry an API key or a token.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and any(isinstance(a, httpx.URL) for a in record.args):
-            record.args = tuple(_scrubbed(a) if isinstance(a, httpx.URL) else a for a in record.args)
-        return True
-
-
-def _scrubbed(url: httpx.URL) -> str:
-    return str(url.copy_with(query=None, fragment=None, username=None, password=None))
-
-
-def _scrub_httpx_logs() -> None:
-    logger = logging.getLogger("httpx")
-    if not any(isinstance(f, _UrlScrubber) for f in logger.filters):
-        logger.addFilter(_UrlScrubber())
-
-
 class EffectContext:
     """Shared state of the effect handlers of one executor role.
 
-    ``http`` is used for every request; when it is not given, the context creates one
-    (and closes it in :meth:`aclose`). ``timeout`` (seconds) applies to every request,
-    injected client or not. Use it as ``async with EffectContext() as ctx: ...``.
+    Every request goes through ``transport``. When none is given, ``http`` may be an
+    ``httpx.AsyncClient`` or ``httpx.AsyncBaseTransport`` (wrapped in an
+    :class:`~flunq.effects.adapter.HttpxTransport`: how tests inject
+    ``httpx.MockTransport``) or a :class:`Transport`; with neither, the context creates a
+    :class:`~flunq.effects.lean.LeanTransport` and closes it in :meth:`aclose` (an injected
+    client or transport is left to its owner). ``timeout`` (seconds) applies to every
+    request; redirects, when a call asks for them, are followed up to ``max_redirects``.
+    Use it as ``async with EffectContext() as ctx: ...``.
     """
 
     def __init__(
         self,
-        http: httpx.AsyncClient | None = None,
+        http: httpx.AsyncClient | httpx.AsyncBaseTransport | Transport | None = None,
         *,
+        transport: Transport | None = None,
         timeout: float = 30.0,
         document_ttl: float = 600.0,
         max_documents: int = 128,
@@ -156,32 +143,37 @@ class EffectContext:
         clock: Callable[[], float] = time.monotonic,
         allow_run: tuple[str, ...] = (),
     ) -> None:
-        _scrub_httpx_logs()
-        self._owns_http = http is None
-        # An executor runs hundreds of calls at once; httpx's default pool (100) would queue them.
-        limits = httpx.Limits(max_connections=1024, max_keepalive_connections=256)
-        if http is None:
-            from flunq.effects.transport import AiohttpTransport
+        if transport is None and http is not None:
+            transport = http if isinstance(http, Transport) else _wrapped(http)
+        self._owns_transport = transport is None
+        if transport is None:
+            from flunq.effects.lean import LeanTransport
 
-            http = httpx.AsyncClient(
-                timeout=timeout, max_redirects=max_redirects, limits=limits, transport=AiohttpTransport()
-            )
-        self.http: httpx.AsyncClient = http
+            transport = LeanTransport()
+        self.transport: Transport = transport
         #: ``run`` kinds the operator enabled (``shell``, ``script``, ``container``); off by default.
         self.allow_run = allow_run
         self.timeout = timeout
+        self.max_redirects = max_redirects
         self.documents = DocumentCache(maxsize=max_documents, ttl=document_ttl, clock=clock)
         self.tokens = TokenCache(maxsize=max_tokens, ttl=300.0, clock=clock)
 
     async def aclose(self) -> None:
-        """Close the HTTP client if this context created it; forget cached tokens."""
+        """Close the transport if this context created it; forget cached tokens."""
         self.tokens.clear()
         self.documents.clear()
-        if self._owns_http:
-            await self.http.aclose()
+        if self._owns_transport:
+            await self.transport.aclose()
 
     async def __aenter__(self) -> EffectContext:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+
+def _wrapped(http: Any) -> Transport:
+    # httpx is imported only when a caller hands us an httpx object (tests do).
+    from flunq.effects.adapter import HttpxTransport
+
+    return HttpxTransport(http)

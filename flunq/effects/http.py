@@ -13,12 +13,19 @@ Request:
   (``text/plain; charset=utf-8`` unless ``Content-Type`` says otherwise); an object sent
   with ``Content-Type: application/x-www-form-urlencoded`` is form-encoded; anything else
   is sent as JSON (``application/json`` unless ``Content-Type`` says otherwise);
-- ``Accept`` defaults to ``application/json, */*;q=0.8`` and ``User-Agent`` to ``flunq``;
-  the call's own headers win.
+- ``Accept`` defaults to ``application/json, */*;q=0.8``, ``Accept-Encoding`` to
+  ``gzip, deflate`` and ``User-Agent`` to ``flunq``; the call's own headers win. User
+  information in the URI (``https://user:password@host``) is sent as basic authentication
+  when the call has no ``authentication`` policy.
 
 Status (DSL §9.2): with ``redirect: false`` redirects are not followed and any status
-outside 200-299 is an error; with ``redirect: true`` redirects are followed and statuses
-outside 200-399 are errors. An error status raises a ``communication`` error whose
+outside 200-299 is an error; with ``redirect: true`` redirects (301, 302, 303, 307, 308
+with a ``Location``) are followed, at most ``ctx.max_redirects`` of them, and statuses
+outside 200-399 are errors. A redirect keeps the method and body, except that 303 turns
+any method but ``HEAD`` into a bodiless ``GET``, and 301/302 do so for ``POST`` (as the
+Fetch standard says; turning a ``DELETE`` into a ``GET`` would hide that it never
+happened). Credentials (``Authorization``, ``Cookie``, the call's authentication) are not
+sent on once a redirect leads to another host or from ``https`` to ``http``. An error status raises a ``communication`` error whose
 ``status`` is the HTTP status and ``title`` its reason phrase (``Not Found``), ``detail``
 naming the method, the URI and the start of the body. A request that gets no answer
 raises a ``communication`` error too: status 504 (``Gateway Timeout``) when it timed out,
@@ -49,11 +56,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, unquote_plus, urlencode
+from urllib.parse import quote, unquote_plus, urlencode, urljoin, urlsplit, urlunsplit
 
-import httpx
-
-from flunq.effects.auth import auth_for
+from flunq.effects import client
+from flunq.effects.auth import Authenticator, HeaderAuth, auth_for, basic_header
 from flunq.effects.context import EffectContext
 from flunq.effects.uritemplate import render_scalar
 from flunq.errors import WorkflowError, problem
@@ -64,11 +70,18 @@ log = logging.getLogger(__name__)
 
 OUTPUTS = ("content", "response", "raw")
 DEFAULT_ACCEPT = "application/json, */*;q=0.8"
+#: What both transports decode.
+ACCEPT_ENCODING = "gzip, deflate"
 USER_AGENT = "flunq"
 REDACTED = "[redacted]"
 _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 _TEXT_MEDIA = re.compile(r"^text/|[/+](xml|yaml|javascript|x-www-form-urlencoded|csv|html)$")
 _EXCERPT = 200
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+# What a redirected request must not carry on as it was: recomputed headers, the body's
+# headers once the body is dropped, credentials once it leaves the host.
+_RECOMPUTED = frozenset({"host", "content-length"})
+_BODY_HEADERS = frozenset({"content-type", "content-encoding", "content-language", "content-location"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,59 +134,54 @@ async def send(request: HttpRequest, ctx: EffectContext) -> Any:
     """Perform ``request`` and shape its response as ``request.output`` asks."""
     response = await exchange(request, ctx)
     if request.output == "raw":
-        return base64.b64encode(response.content).decode("ascii")
+        return base64.b64encode(response.body).decode("ascii")
     content = decode_content(response)
     if request.output == "content":
         return content
     return {
         "request": _request_object(response.request),
-        "statusCode": response.status_code,
+        "statusCode": response.status,
         "headers": _header_object(response.headers),
         "content": content,
     }
 
 
-async def exchange(request: HttpRequest, ctx: EffectContext) -> httpx.Response:
+async def exchange(request: HttpRequest, ctx: EffectContext) -> client.Response:
     """Send ``request`` (with its authentication) and return a response of accepted status.
 
-    Raises a ``communication`` :class:`WorkflowError` for an error status or no answer.
+    Follows redirects when ``request.redirect`` says so. Raises a ``communication``
+    :class:`WorkflowError` for an error status or no answer.
     """
-    outgoing = _build(request, ctx)
+    outgoing, userinfo = _build(request, ctx)
     auth = await auth_for(request.authentication, ctx)
-    try:
-        response = await ctx.http.send(outgoing, auth=auth, follow_redirects=request.redirect)
-    except httpx.TimeoutException:
-        raise communication_error(
-            504, "Gateway Timeout", f"{request.method} {_shown(outgoing.url)}: no answer in time"
-        ) from None
-    except (httpx.HTTPError, httpx.InvalidURL) as exc:
-        raise communication_error(
-            500, None, f"{request.method} {_shown(outgoing.url)} failed: {_reason(exc)}"
-        ) from None
-    log.debug("%s %s -> %s", request.method, _logged(outgoing.url), response.status_code)
+    if auth is None and userinfo is not None:
+        auth = HeaderAuth(basic_header(*userinfo))
+    response = await _follow(outgoing, auth, request.redirect, ctx)
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("%s %s -> %s", response.request.method, _logged(response.url), response.status)
     highest = 399 if request.redirect else 299
-    if not 200 <= response.status_code <= highest:
-        raise _status_error(request.method, response)
+    if not 200 <= response.status <= highest:
+        raise _status_error(response)
     return response
 
 
-def decode_content(response: httpx.Response) -> Any:
+def decode_content(response: client.Response) -> Any:
     """The body as JSON data, text or base64, following its media type (see the module doc)."""
-    body = response.content
+    body = response.body
     if not body:
         return None
-    media = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    media = response.media_type
     if not media or media.endswith("/json") or media.endswith("+json"):
         try:
             return json.loads(body)
         except ValueError:
             if media:  # declared JSON but is not: still give the caller the text
-                return response.text
+                return response.text()
     if _TEXT_MEDIA.search(media):
-        return response.text
+        return response.text()
     try:
-        return body.decode(response.charset_encoding or "utf-8")
-    except (UnicodeDecodeError, LookupError):
+        return body.decode(response.charset or "utf-8")
+    except UnicodeDecodeError:
         return base64.b64encode(body).decode("ascii")
 
 
@@ -192,44 +200,112 @@ def pairs(values: Mapping[str, Any], what: str) -> list[tuple[str, str]]:
     return out
 
 
-def _build(request: HttpRequest, ctx: EffectContext) -> httpx.Request:
-    headers = httpx.Headers({"Accept": DEFAULT_ACCEPT, "User-Agent": USER_AGENT})
-    headers.update({str(k): _text(v, f"header {k!r}") for k, v in request.headers.items()})
+async def _follow(
+    request: client.Request, auth: Authenticator | None, redirect: bool, ctx: EffectContext
+) -> client.Response:
+    """Send ``request``, then, when ``redirect``, the requests its redirects lead to."""
+    for _ in range(ctx.max_redirects + 1):
+        response = await _attempt(request, auth, ctx)
+        location = response.header("location") if redirect and response.status in _REDIRECTS else None
+        if location is None:
+            return response
+        previous, request = request, _redirected(request, response.status, location)
+        if _leaves(previous, request.scheme, request.host):
+            auth = None  # the call's credentials are for the host it named
+    detail = f"{request.method} {request.url} failed: more than {ctx.max_redirects} redirects"
+    raise communication_error(500, None, detail)
+
+
+async def _attempt(
+    request: client.Request, auth: Authenticator | None, ctx: EffectContext
+) -> client.Response:
+    """One exchange, authenticated; a 401 the authenticator can answer is retried once."""
+    try:
+        if auth is None:
+            return await ctx.transport.exchange(request)
+        value = await auth.authorization()
+        sent = request if value is None else request.with_header("Authorization", value)
+        response = await ctx.transport.exchange(sent)
+        if response.status == 401:
+            value = await auth.challenged(sent, response)
+            if value is not None:
+                response = await ctx.transport.exchange(request.with_header("Authorization", value))
+        return response
+    except client.TimedOut:
+        detail = f"{request.method} {request.url}: no answer in time"
+        raise communication_error(504, "Gateway Timeout", detail) from None
+    except client.TransportError as exc:
+        detail = f"{request.method} {request.url} failed: {_reason(exc)}"
+        raise communication_error(500, None, detail) from None
+
+
+def _redirected(request: client.Request, status: int, location: str) -> client.Request:
+    """The request a redirect leads to (see the module doc)."""
+    method, body = request.method, request.body
+    if (status == 303 and method not in ("GET", "HEAD")) or (status in (301, 302) and method == "POST"):
+        method, body = "GET", None
+    dropped = _RECOMPUTED if body is not None else _RECOMPUTED | _BODY_HEADERS
+    try:
+        target = client.parse_url(urljoin(request.url, location))
+        if _leaves(request, target.scheme, target.host):
+            dropped = dropped | _SECRET_HEADERS
+        headers = [(k, v) for k, v in request.headers if k.lower() not in dropped]
+        return client.Request(method, target.url, headers, body, request.timeout)
+    except (client.InvalidRequest, ValueError) as exc:
+        detail = f"{request.method} {request.url} redirected to an invalid URI: {_reason(exc)}"
+        raise communication_error(500, None, detail) from None
+
+
+def _leaves(request: client.Request, scheme: str, host: str) -> bool:
+    """Whether a redirect to ``scheme://host`` leaves the request's host (or TLS)."""
+    return host != request.host or (request.scheme == "https" and scheme == "http")
+
+
+def _build(request: HttpRequest, ctx: EffectContext) -> tuple[client.Request, tuple[str, str] | None]:
+    """The first request of a call, and the user information its URI carries."""
+    headers = {
+        "accept": ("Accept", DEFAULT_ACCEPT),
+        "accept-encoding": ("Accept-Encoding", ACCEPT_ENCODING),
+        "user-agent": ("User-Agent", USER_AGENT),
+    }
+    for key, value in request.headers.items():
+        name = str(key)
+        headers[name.lower()] = (name, _text(value, f"header {key!r}"))
     content = _encode_body(request.body, headers)
     try:
-        url = _with_query(httpx.URL(request.uri), request.query)
-        if url.scheme not in ("http", "https") or not url.host or not 0 < (url.port or 80) < 65536:
-            raise ValueError("not an absolute http(s) URI")
-        return ctx.http.build_request(request.method, url, headers=headers, content=content, timeout=ctx.timeout)
-    except (httpx.InvalidURL, httpx.HTTPError, ValueError) as exc:
+        uri = _with_query(request.uri, request.query)
+        built = client.Request(request.method, uri, headers.values(), content, ctx.timeout)
+        return built, client.parse_url(uri).userinfo
+    except (client.InvalidRequest, ValueError) as exc:
         shown = _shown_text(request.uri)
         raise communication_error(500, None, f"{request.method} {shown}: {_reason(exc)}") from None
 
 
-def _with_query(url: httpx.URL, query: list[tuple[str, str]]) -> httpx.URL:
+def _with_query(uri: str, query: list[tuple[str, str]]) -> str:
     """Add ``query`` to the URI's own query; a name given in both takes the call's values."""
     if not query:
-        return url
+        return uri
+    parts = urlsplit(uri)
     names = {name for name, _ in query}
     kept = [
         part
-        for part in url.query.decode("ascii").split("&")
+        for part in parts.query.split("&")
         if part and unquote_plus(part.split("=", 1)[0]) not in names
     ]
     added = urlencode(query, safe=",", quote_via=quote)  # commas delimit array values
-    return url.copy_with(query="&".join([*kept, added]).encode("ascii"))
+    return urlunsplit(parts._replace(query="&".join([*kept, added])))
 
 
-def _encode_body(body: Any, headers: httpx.Headers) -> bytes | None:
+def _encode_body(body: Any, headers: dict[str, tuple[str, str]]) -> bytes | None:
     if body is None:
         return None
-    media = headers.get("content-type", "").split(";")[0].strip().lower()
+    media = headers.get("content-type", ("", ""))[1].split(";")[0].strip().lower()
     if isinstance(body, str):
-        headers.setdefault("Content-Type", "text/plain; charset=utf-8")
+        headers.setdefault("content-type", ("Content-Type", "text/plain; charset=utf-8"))
         return body.encode()
     if media == "application/x-www-form-urlencoded" and isinstance(body, Mapping):
         return urlencode(pairs(body, "form")).encode()
-    headers.setdefault("Content-Type", "application/json")
+    headers.setdefault("content-type", ("Content-Type", "application/json"))
     try:
         return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
     except (TypeError, ValueError) as exc:
@@ -243,43 +319,39 @@ def _text(value: Any, what: str) -> str:
         raise _config_error(f"{what} must be a string, number or boolean") from None
 
 
-def _status_error(method: str, response: httpx.Response) -> WorkflowError:
-    status = response.status_code
-    title = response.reason_phrase or httpx.codes.get_reason_phrase(status) or f"HTTP {status}"
-    excerpt = " ".join(response.content[: _EXCERPT * 4].decode("utf-8", "replace").split())
+def _status_error(response: client.Response) -> WorkflowError:
+    status = response.status
+    title = response.reason or f"HTTP {status}"
+    excerpt = " ".join(response.body[: _EXCERPT * 4].decode("utf-8", "replace").split())
     if len(excerpt) > _EXCERPT:
         excerpt = excerpt[:_EXCERPT] + "…"
-    detail = f"{method} {_shown(response.request.url)} answered {status} {title}"
+    detail = f"{response.request.method} {response.url} answered {status} {title}"
     return communication_error(status, title, f"{detail}: {excerpt}" if excerpt else detail)
 
 
-def _request_object(request: httpx.Request) -> dict[str, Any]:
+def _request_object(request: client.Request) -> dict[str, Any]:
     headers = _header_object(request.headers)
     for name in _SECRET_HEADERS & headers.keys():
         headers[name] = REDACTED
-    return {"method": request.method, "uri": _shown(request.url), "headers": headers}
+    return {"method": request.method, "uri": request.url, "headers": headers}
 
 
-def _header_object(headers: httpx.Headers) -> dict[str, str]:
+def _header_object(headers: list[tuple[str, str]]) -> dict[str, str]:
     out: dict[str, str] = {}
-    for name, value in headers.multi_items():
+    for name, value in headers:
         name = name.lower()
         out[name] = f"{out[name]}, {value}" if name in out else value
     return out
 
 
-def _shown(url: httpx.URL) -> str:
-    """The URI without user information, for errors and outputs."""
-    return str(url.copy_with(username=None, password=None)) if url.userinfo else str(url)
-
-
 def _shown_text(uri: str) -> str:
+    """The URI without user information, for errors about URIs that do not parse."""
     return re.sub(r"(?<=://)[^/@?#]*@", "", uri)
 
 
-def _logged(url: httpx.URL) -> str:
+def _logged(url: str) -> str:
     """Scheme, host and path only: queries may carry keys or tokens."""
-    return str(url.copy_with(query=None, fragment=None, username=None, password=None))
+    return url.split("?", 1)[0]
 
 
 def _reason(exc: BaseException) -> str:

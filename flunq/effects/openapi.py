@@ -124,7 +124,7 @@ async def load_document(
             "GET", uri, headers={"Accept": DOCUMENT_ACCEPT}, redirect=True, authentication=authentication
         )
         response = await exchange(request, ctx)
-        return parse_document(response.content, uri), None
+        return parse_document(response.body, uri), None
 
     key = (uri, fingerprint(authentication)) if authentication else uri
     document: dict[str, Any] = await ctx.documents.get_or_load(key, load)

@@ -100,6 +100,7 @@ class Executor(Role):
             try:
                 item = decode_effect(message.body)
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                log.warning("message %s dead-lettered: undecodable effect: %s", message.id, exc)
                 await self.bus.dead_letter(EFFECTS, GROUP, message, f"undecodable effect: {exc}")
                 return
             fact = await self._perform(item)

@@ -64,6 +64,7 @@ class Router(Role):
         try:
             return decode_event(message.body)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            log.warning("message %s dead-lettered: undecodable event: %s", message.id, exc)
             await self.bus.dead_letter(EVENTS, GROUP, message, f"undecodable event: {exc}")
             return None
 

@@ -61,6 +61,7 @@ class Outcome:
     children: list[StartWorkflow] = field(default_factory=list)
     parent_fact: tuple[str, AnyFact] | None = None  # (parent execution id, fact for it)
     status_changed: bool = False
+    cached: bool = False  # stepped from the worker's cache, not from the store
 
 
 class StateCache:
@@ -100,8 +101,24 @@ class Stepper:
         self.source = source
 
     async def step(self, tenant: str, execution_id: str, facts: list[AnyFact]) -> Outcome:
-        """Apply the journal's unapplied facts, then ``facts``; build the commit."""
-        cached = self.cache.get((tenant, execution_id))
+        """Apply the journal's unapplied facts, then ``facts``; build the commit.
+
+        A fact the cached state ignores may be one it is too old to know (another worker
+        advanced the execution): such a step writes nothing, so no sequence check would
+        catch the stale cache. It is stepped again from the store before being given up.
+        """
+        key = (tenant, execution_id)
+        outcome, ignored = await self._step(tenant, execution_id, facts, self.cache.get(key))
+        if ignored and outcome.cached:
+            self.cache.drop(key)
+            outcome, _ = await self._step(tenant, execution_id, facts, None)
+        return outcome
+
+    async def _step(
+        self, tenant: str, execution_id: str, facts: list[AnyFact],
+        cached: tuple[ExecutionRecord, ExecutionState] | None,
+    ) -> tuple[Outcome, bool]:
+        """The outcome, and whether some of ``facts`` changed nothing."""
         state: ExecutionState | None
         if cached is not None:
             record, state = cached
@@ -115,6 +132,7 @@ class Stepper:
         entries: list[JournalEntry] = []
         commands: list[Command] = []
         fired: list[str] = []
+        ignored = False
         for fact, journaled in [(f, True) for f in pending] + [(f, False) for f in facts]:
             if state is None and not isinstance(fact, Started):
                 continue
@@ -123,6 +141,7 @@ class Stepper:
             if isinstance(fact, TimerFired):
                 fired.append(fact.timer_id)  # fired or stale: either way it must go
             if not result.applied:
+                ignored = ignored or not journaled
                 continue
             if not journaled:
                 seq += 1
@@ -131,7 +150,9 @@ class Stepper:
                 seq += 1
                 entries.append(self._event_entry(seq, event, record))
             commands.extend(result.commands)
-        return self._outcome(record, state, seq, entries, commands, fired)
+        outcome = self._outcome(record, state, seq, entries, commands, fired)
+        outcome.cached = cached is not None
+        return outcome, ignored
 
     async def _restore(self, loaded: Loaded) -> tuple[ExecutionState | None, list[AnyFact]]:
         if loaded.snapshot is not None:

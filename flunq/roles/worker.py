@@ -66,6 +66,7 @@ class Worker(Role):
             try:
                 item = decode_work(message.body)
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                log.warning("message %s dead-lettered: undecodable work item: %s", message.id, exc)
                 await self.engine.bus.dead_letter(WORK, GROUP, message, f"undecodable work item: {exc}")
                 continue
             groups[(item.tenant, item.execution_id)].append((message, item))

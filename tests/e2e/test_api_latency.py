@@ -26,11 +26,6 @@ def exchange(sock: socket.socket) -> float:
     return time.perf_counter() - started
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "flunq/roles/api.py ApiRole._listen creates the socket with proto 0, so asyncio's "
-    "_set_nodelay (which requires proto == IPPROTO_TCP) never sets TCP_NODELAY on accepted "
-    "connections: uvicorn writes headers and body separately and every answer on a kept-alive "
-    "connection waits ~40 ms for the client's delayed ACK"))
 def test_kept_alive_connections_get_prompt_answers(tmp_path: Path) -> None:
     flunq = FlunqProcess("flunq", tmp_path, port=free_port(), data_dir=tmp_path / "data")
     with running([flunq]):

@@ -13,7 +13,15 @@ import pytest
 import redis
 
 from flunq.bus import DeadLetter, open_bus
-from tests.e2e.support import Api, EffectServer, FlunqProcess, RedisServer, free_port, running, wait_for
+from tests.e2e.support import (
+    Api,
+    EffectServer,
+    FlunqProcess,
+    RedisServer,
+    free_port,
+    running,
+    wait_for,
+)
 from tests.e2e.workload import Workload
 
 pytestmark = pytest.mark.slow
@@ -119,10 +127,11 @@ def test_undecodable_bus_messages_are_dead_lettered_and_work_goes_on(
         client.close()
         work.start({"chain": 5, "waits": 5})
 
-        for topic, entries in junk.items():
-            wait_for(f"{len(entries)} dead letter(s) on {topic}",
-                     lambda t=topic, n=len(entries): flunq.assert_alive() or len(dead_letters(url, t)) == n,
-                     timeout=20, interval=0.2)
+        def all_buried() -> bool:
+            flunq.assert_alive()
+            return all(len(dead_letters(url, topic)) == len(entries) for topic, entries in junk.items())
+
+        wait_for("every junk message to be dead-lettered", all_buried, timeout=20, interval=0.2)
         reasons = [d.reason for d in dead_letters(url, "work")]
         assert sum("undecodable" in r for r in reasons) == 2 and any("nope" in r for r in reasons), reasons
 

@@ -50,4 +50,4 @@ def test_sigkill_mid_flight_then_restart_completes_everything_exactly_once(
 
     # The crash really interrupted work: a good part of it finished only after the restart.
     recovered = completed_after(journals, killed_at)
-    assert recovered >= TOTAL // 5, f"only {recovered} executions completed after the restart"
+    assert recovered >= TOTAL // 10, f"only {recovered} executions completed after the first restart"

@@ -1,25 +1,37 @@
-"""Roles split over five processes on a private Redis (store and bus): one of the two
-workers is SIGKILLed mid-flight; the other takes over its unacked messages (redelivery)
-and every execution completes exactly once."""
+"""Roles split over five processes on a private Redis (store and bus): api, two workers,
+an executor and a timer. A process is SIGKILLed while it holds unacked messages; the
+others (or its replacement) take them over (redelivery, timer leases, the sweeper) and
+every execution completes, exactly once."""
 
 from __future__ import annotations
 
 import signal
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 
-from tests.e2e.support import Api, EffectServer, FlunqProcess, RedisServer, free_port, running, wait_for
+from tests.e2e.support import (
+    Api,
+    EffectServer,
+    FlunqProcess,
+    RedisServer,
+    free_port,
+    running,
+    wait_for,
+)
 from tests.e2e.workload import Workload
 
 pytestmark = pytest.mark.slow
 
 MIX = {"chain": 40, "waits": 30, "retries": 15, "loop": 15}
 TOTAL = sum(MIX.values())
+# The kill comes once this many executions ended, while the chains still keep the
+# executor and the workers busy.
+EARLY = TOTAL * 15 // 100
 RECOVERY = {"redeliver_after": "1.5", "stale_after": "3", "sweep_interval": "1", "timer_lease": "2"}
-WORKAROUND = {"state_cache": "0"}
 
 
 def cluster(tmp_path: Path, redis_server: RedisServer, settings: dict[str, str]) -> dict[str, FlunqProcess]:
@@ -33,6 +45,23 @@ def cluster(tmp_path: Path, redis_server: RedisServer, settings: dict[str, str])
         "executor": FlunqProcess("executor", tmp_path, roles="executor", **common),
         "timer": FlunqProcess("timer", tmp_path, roles="timer", **common),
     }
+
+
+def start_workload(procs: dict[str, FlunqProcess], server: EffectServer, mix: dict[str, int]) -> Workload:
+    """Start every process, then the executions of ``mix``."""
+    for proc in procs.values():
+        proc.start()
+    for proc in procs.values():
+        proc.wait_ready()
+    work = Workload(Api(procs["api"].url or ""), server)
+    work.register(tuple(mix))
+    work.start(mix)
+    return work
+
+
+def all_alive(procs: Iterable[FlunqProcess]) -> None:
+    for proc in procs:
+        proc.assert_alive()
 
 
 class ConsumerGroup:
@@ -80,30 +109,18 @@ def kill_holding_work(victim: FlunqProcess, group: ConsumerGroup, consumer: str)
 def test_a_worker_killed_mid_flight_loses_nothing(
     tmp_path: Path, effect_server: EffectServer, redis_server: RedisServer
 ) -> None:
-    procs = cluster(tmp_path, redis_server, {**RECOVERY, **WORKAROUND})
+    procs = cluster(tmp_path, redis_server, RECOVERY)
     with running(procs.values()):
-        for proc in procs.values():
-            proc.start()
-        for proc in procs.values():
-            proc.wait_ready()
-        api = Api(procs["api"].url or "")
-        work = Workload(api, effect_server)
-        work.register(tuple(MIX))
-        work.start(MIX)
+        work = start_workload(procs, effect_server, MIX)
+        api = work.api
 
         victim, group = procs["worker1"], ConsumerGroup(redis_server, "work", "workers")
         consumer = wait_for("worker1 to read the work stream", lambda: group.consumer_of(victim), timeout=10)
-        third = TOTAL * 3 // 10
-        wait_for(f"{third} executions to end", lambda: work.count_ended(third) >= third, timeout=30, interval=0.1)
+        wait_for(f"{EARLY} executions to end", lambda: work.count_ended(EARLY) >= EARLY, timeout=30, interval=0.1)
         assert kill_holding_work(victim, group, consumer) > 0
 
         survivors = [p for name, p in procs.items() if name != "worker1"]
-
-        def still_alive() -> None:
-            for proc in survivors:
-                proc.assert_alive()
-
-        records = api.wait_all_ended(work.ids, timeout=45, alive=still_alive)
+        records = api.wait_all_ended(work.ids, timeout=45, alive=lambda: all_alive(survivors))
         work.verify(records)
         # What the dead worker held was handed to the other one (XAUTOCLAIM) and acked.
         wait_for("the dead worker's messages to be claimed", lambda: group.pending(consumer) == 0, timeout=10)
@@ -111,56 +128,38 @@ def test_a_worker_killed_mid_flight_loses_nothing(
         api.close()
 
 
-
 def test_executor_and_timer_killed_mid_flight_then_replaced_lose_nothing(
     tmp_path: Path, effect_server: EffectServer, redis_server: RedisServer
 ) -> None:
-    procs = cluster(tmp_path, redis_server, {**RECOVERY, **WORKAROUND})
+    procs = cluster(tmp_path, redis_server, RECOVERY)
     executor, timer = procs["executor"], procs["timer"]
     with running(procs.values()):
-        for proc in procs.values():
-            proc.start()
-        for proc in procs.values():
-            proc.wait_ready()
-        api = Api(procs["api"].url or "")
-        work = Workload(api, effect_server)
-        work.register(tuple(MIX))
-        work.start(MIX)
+        work = start_workload(procs, effect_server, MIX)
+        api = work.api
 
         group = ConsumerGroup(redis_server, "effects", "executors")
         consumer = wait_for("the executor to read the effects", lambda: group.consumer_of(executor), timeout=10)
-        third = TOTAL * 3 // 10
-        wait_for(f"{third} executions to end", lambda: work.count_ended(third) >= third, timeout=30, interval=0.1)
+        wait_for(f"{EARLY} executions to end", lambda: work.count_ended(EARLY) >= EARLY, timeout=30, interval=0.1)
         assert kill_holding_work(executor, group, consumer) > 0
         timer.kill()  # with claimed timers whose firing may be lost: their lease runs out
         executor.start().wait_ready()
         timer.start().wait_ready()
 
-        records = api.wait_all_ended(work.ids, timeout=45, alive=lambda: [p.assert_alive() for p in procs.values()])
+        records = api.wait_all_ended(work.ids, timeout=45, alive=lambda: all_alive(procs.values()))
         work.verify(records)
         wait_for("the dead executor's effects to be claimed", lambda: group.pending(consumer) == 0, timeout=10)
         group.close()
         api.close()
 
-@pytest.mark.xfail(strict=True, reason=(
-    "stale worker state cache: a worker steps an execution from its cached state; a result "
-    "that state does not know (the other worker advanced the execution meanwhile) is ignored "
-    "without any commit, so the stale cache is never noticed and the result is dropped "
-    "(flunq/roles/stepper.py Stepper.step)"))
+
 def test_two_workers_without_any_crash_apply_every_result(
     tmp_path: Path, effect_server: EffectServer, redis_server: RedisServer
 ) -> None:
     # Default settings: the sweeper does not re-drive within the test, so a dropped result stays lost.
     procs = cluster(tmp_path, redis_server, {})
     with running(procs.values()):
-        for proc in procs.values():
-            proc.start()
-        for proc in procs.values():
-            proc.wait_ready()
-        api = Api(procs["api"].url or "")
-        work = Workload(api, effect_server)
-        work.register(("chain",))
-        work.start({"chain": 30})
+        work = start_workload(procs, effect_server, {"chain": 30})
+        api = work.api
         records = api.wait_all_ended(work.ids, timeout=10)
         work.verify(records)
         api.close()

@@ -9,8 +9,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e import workflows
-from tests.e2e.support import Api, EffectServer, FlunqProcess, RedisServer, free_port, running, wait_for
+from tests.e2e.support import (
+    Api,
+    EffectServer,
+    FlunqProcess,
+    RedisServer,
+    free_port,
+    running,
+    wait_for,
+)
 from tests.e2e.workload import Workload
 
 pytestmark = pytest.mark.slow
@@ -55,7 +62,7 @@ def test_flunq_survives_redis_restarting_empty(
 
         redis_server.start().wait_ready()  # same port, no data
         wait_for("the API to reach Redis again",
-                 lambda: flunq.assert_alive() or answers(f"{api.base}/executions/{before.ids[0]}") == 404,
+                 lambda: flunq.assert_alive() and answers(f"{api.base}/executions/{before.ids[0]}") == 404,
                  timeout=20)
 
         after = Workload(api, effect_server)

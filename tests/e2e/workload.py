@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -70,10 +69,10 @@ class Workload:
                     break
         return ended
 
-    def verify(self, records: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    def verify(self, records: dict[str, dict[str, Any]]) -> list[list[dict[str, Any]]]:
         """Check outputs, journals and effect counters; return every journal (by order)."""
         problems: list[str] = []
-        journals = []
+        journals: list[list[dict[str, Any]]] = []
         for s in self.started:
             record = records[s.id]
             if record["status"] != "completed":
@@ -119,7 +118,3 @@ def completed_after(journals: list[list[dict[str, Any]]], moment: float) -> int:
 
 def _epoch(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-
-
-def now() -> float:
-    return time.time()

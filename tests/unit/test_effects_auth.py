@@ -116,9 +116,11 @@ async def test_incomplete_policies_are_configuration_errors(
 # --- digest -----------------------------------------------------------------------------
 
 
-def digest_server(algorithm: str, password: str = "s3cret") -> Callable[[httpx.Request], httpx.Response]:
-    """Challenges bare requests; answers 200 only to a correct RFC 7616 response."""
-    hash_name = {"MD5": "md5", "SHA-256": "sha256"}[algorithm]
+def digest_server(
+    algorithm: str, password: str = "s3cret", qop: str | None = "auth", scheme_list: str = "{digest}"
+) -> Callable[[httpx.Request], httpx.Response]:
+    """Challenges bare requests; answers 200 only to a correct RFC 7616 (or 2069) response."""
+    hash_name = {"MD5": "md5", "SHA-256": "sha256"}[algorithm.removesuffix("-sess")]
     realm, nonce, opaque = "flunq@test", "dcd98b7102dd2f0e8b11d0f600bfb0c093", "5ccc069c403ebaf9f0171e9517f40e41"
 
     def h(text: str) -> str:
@@ -127,28 +129,66 @@ def digest_server(algorithm: str, password: str = "s3cret") -> Callable[[httpx.R
     def handler(request: httpx.Request) -> httpx.Response:
         header = request.headers.get("authorization", "")
         if not header.startswith("Digest "):
-            challenge = f'Digest realm="{realm}", qop="auth", algorithm={algorithm}, nonce="{nonce}", opaque="{opaque}"'
-            return httpx.Response(401, headers={"WWW-Authenticate": challenge})
+            offered = f', qop="{qop}"' if qop else ""
+            digest = f'Digest realm="{realm}"{offered}, algorithm={algorithm}, nonce="{nonce}", opaque="{opaque}"'
+            return httpx.Response(401, headers={"WWW-Authenticate": scheme_list.format(digest=digest)})
         fields = {k: a or b for k, a, b in re.findall(r'(\w+)=(?:"([^"]*)"|([^,\s]*))', header[7:])}
         ha1 = h(f"{fields['username']}:{realm}:{password}")
+        if algorithm.endswith("-sess"):
+            ha1 = h(f"{ha1}:{nonce}:{fields['cnonce']}")
         ha2 = h(f"{request.method}:{fields['uri']}")
-        expected = h(f"{ha1}:{nonce}:{fields['nc']}:{fields['cnonce']}:{fields['qop']}:{ha2}")
+        if qop:
+            expected = h(f"{ha1}:{nonce}:{fields['nc']}:{fields['cnonce']}:{fields['qop']}:{ha2}")
+        else:
+            expected = h(f"{ha1}:{nonce}:{ha2}")
         ok = (
             fields["response"] == expected
             and fields["uri"] == request.url.raw_path.decode()
             and fields["opaque"] == opaque
             and fields["algorithm"] == algorithm
+            and ("qop" in fields) == bool(qop)
         )
         return httpx.Response(200, json={"user": fields["username"]}) if ok else httpx.Response(401)
 
     return handler
 
 
-@pytest.mark.parametrize("algorithm", ["MD5", "SHA-256"])
+@pytest.mark.parametrize("algorithm", ["MD5", "SHA-256", "MD5-sess", "SHA-256-sess"])
 async def test_digest_answers_the_challenge(make_ctx: Callable[..., EffectContext], algorithm: str) -> None:
     ctx = make_ctx(digest_server(algorithm))
     policy = {"digest": {"username": "mufasa", "password": "s3cret"}}
     assert await call(ctx, policy, uri="https://api.test/dir/index.html?q=1") == {"user": "mufasa"}
+
+
+@pytest.mark.parametrize(
+    ("qop", "schemes"),
+    [(None, "{digest}"), ("auth,auth-int", 'Basic realm="old", {digest}'), ("auth", "Bearer, {digest}")],
+)
+async def test_digest_without_qop_and_among_other_challenges(
+    make_ctx: Callable[..., EffectContext], qop: str | None, schemes: str
+) -> None:
+    ctx = make_ctx(digest_server("MD5", qop=qop, scheme_list=schemes))
+    assert await call(ctx, {"digest": {"username": "mufasa", "password": "s3cret"}}) == {"user": "mufasa"}
+
+
+@pytest.mark.parametrize(("algorithm", "qop"), [("MD5", "auth-int"), ("SHA-256", "auth")])
+async def test_digest_challenges_we_cannot_answer_leave_the_401(
+    make_ctx: Callable[..., EffectContext], algorithm: str, qop: str
+) -> None:
+    server = digest_server(algorithm, qop=qop)
+    calls: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        response = server(request)
+        if algorithm == "SHA-256":  # pretend the server uses an algorithm nobody knows
+            challenge = response.headers.get("www-authenticate", "").replace("SHA-256", "SHA-3-999")
+            response.headers["www-authenticate"] = challenge
+        return response
+
+    error = await failure(make_ctx(handler), {"digest": {"username": "mufasa", "password": "s3cret"}})
+    assert error["status"] == 401
+    assert len(calls) == 1
 
 
 async def test_digest_with_a_wrong_password_fails_with_401(make_ctx: Callable[..., EffectContext]) -> None:

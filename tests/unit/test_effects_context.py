@@ -12,6 +12,8 @@ import pytest
 
 import flunq.effects as effects
 from flunq.effects import EffectContext, TTLCache, perform, register
+from flunq.effects.adapter import HttpxTransport
+from flunq.effects.lean import LeanTransport
 from flunq.errors import ERROR_TYPE_PREFIX, ExpressionError, WorkflowError
 from flunq.interpreter.protocol import Perform
 
@@ -74,15 +76,33 @@ async def test_a_failed_load_caches_nothing_and_is_retried() -> None:
     assert await cache.get_or_load("uri", working) == "doc"
 
 
-async def test_the_context_closes_only_the_client_it_created() -> None:
+async def test_the_context_closes_only_the_transport_it_created() -> None:
     injected = httpx.AsyncClient()
-    async with EffectContext(injected):
-        pass
+    async with EffectContext(injected) as ctx:
+        assert isinstance(ctx.transport, HttpxTransport)
     assert not injected.is_closed
     await injected.aclose()
+    lean = LeanTransport()
+    async with EffectContext(transport=lean):
+        pass
+    assert not lean.is_closed
+    await lean.aclose()
     ctx = EffectContext()
+    assert isinstance(ctx.transport, LeanTransport)
     await ctx.aclose()
-    assert ctx.http.is_closed
+    assert ctx.transport.is_closed
+
+
+async def test_http_accepts_an_httpx_transport_or_one_of_ours() -> None:
+    mock = httpx.MockTransport(lambda request: httpx.Response(200, json={"via": "transport"}))
+    command = Perform(effect_id="e", kind="http", args={"method": "get", "uri": "https://x.test/"})
+    assert await perform(command, EffectContext(mock)) == {"via": "transport"}
+    ours = HttpxTransport(mock)
+    ctx = EffectContext(ours)
+    assert ctx.transport is ours
+    assert await perform(command, ctx) == {"via": "transport"}
+    with pytest.raises(TypeError):
+        EffectContext(object())  # type: ignore[arg-type]
 
 
 async def test_perform_runs_the_handler_of_the_command_kind() -> None:
@@ -135,5 +155,17 @@ async def test_registered_handlers_and_expression_errors(monkeypatch: pytest.Mon
 def test_importing_uri_templates_does_not_import_http_machinery() -> None:
     # The interpreter imports flunq.effects.uritemplate and must stay free of I/O libraries.
     code = "import sys, flunq.effects.uritemplate; print('httpx' in sys.modules, 'ruamel' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
+
+
+def test_the_production_http_path_does_not_import_httpx() -> None:
+    # httpx is for tests (injected mock transports) only: the executor's calls go around it.
+    code = (
+        "import sys, flunq.effects.http, flunq.effects.openapi, flunq.effects.lean\n"
+        "from flunq.effects import EffectContext\n"
+        "EffectContext()\n"
+        "print('httpx' in sys.modules, 'aiohttp' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gzip
 import json
 import socket
 from collections.abc import AsyncIterator, Callable
@@ -313,3 +314,149 @@ async def test_real_server_that_never_answers_times_out() -> None:
     async with server, EffectContext(timeout=0.2) as ctx:
         error = await failure(ctx, uri=f"http://127.0.0.1:{port}/slow")
     assert error["status"] == 504
+
+
+# --- redirects, credentials, defaults ---------------------------------------------------
+
+
+def redirecting(status: int, location: str) -> tuple[list[httpx.Request], Handler]:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.path == "/from":
+            return httpx.Response(status, headers={"Location": location})
+        return httpx.Response(200, json={"method": request.method, "body": request.content.decode()})
+
+    return seen, handler
+
+
+@pytest.mark.parametrize(
+    ("status", "method", "expected"),
+    [(303, "post", "GET"), (303, "put", "GET"), (302, "post", "GET"), (301, "post", "GET"),
+     (302, "delete", "DELETE"), (307, "post", "POST"), (308, "put", "PUT")],
+)
+async def test_redirects_change_the_method_as_browsers_do(
+    make_ctx: Callable[..., EffectContext], status: int, method: str, expected: str
+) -> None:
+    seen, handler = redirecting(status, "/to")
+    result = await call(make_ctx(handler), method=method, uri="https://x.test/from", body={"a": 1}, redirect=True)
+    assert result["method"] == expected
+    to = seen[1]
+    if expected == "GET":
+        assert result["body"] == ""
+        assert "content-type" not in to.headers and "content-length" not in to.headers
+    else:
+        assert result["body"] == '{"a":1}'
+        assert to.headers["content-type"] == "application/json"
+
+
+async def test_credentials_do_not_follow_a_redirect_to_another_host(
+    make_ctx: Callable[..., EffectContext],
+) -> None:
+    seen, handler = redirecting(302, "https://elsewhere.test/to")
+    ctx = make_ctx(handler)
+    await call(ctx, uri="https://x.test/from", redirect=True, authentication={"bearer": {"token": "t"}},
+               headers={"Cookie": "c=1", "X-Keep": "yes"})
+    assert seen[0].headers["authorization"] == "Bearer t"
+    assert seen[1].url.host == "elsewhere.test"
+    assert "authorization" not in seen[1].headers and "cookie" not in seen[1].headers
+    assert seen[1].headers["x-keep"] == "yes"
+    assert seen[1].headers["host"] == "elsewhere.test"
+
+
+async def test_credentials_follow_a_redirect_on_the_same_host(make_ctx: Callable[..., EffectContext]) -> None:
+    seen, handler = redirecting(307, "/to")
+    await call(make_ctx(handler), uri="https://x.test/from", redirect=True, authentication={"bearer": {"token": "t"}})
+    assert [r.headers.get("authorization") for r in seen] == ["Bearer t", "Bearer t"]
+
+
+async def test_too_many_redirects_are_a_communication_error_500(make_ctx: Callable[..., EffectContext]) -> None:
+    seen, handler = recorder(httpx.Response(302, headers={"Location": "/again"}))
+    error = await failure(make_ctx(handler, max_redirects=3), uri="https://x.test/loop", redirect=True)
+    assert error["status"] == 500
+    assert "more than 3 redirects" in error["detail"]
+    assert len(seen) == 4
+
+
+async def test_a_redirect_to_another_scheme_is_a_communication_error_500(
+    make_ctx: Callable[..., EffectContext],
+) -> None:
+    _, handler = recorder(httpx.Response(301, headers={"Location": "ftp://x.test/file"}))
+    error = await failure(make_ctx(handler), uri="https://x.test/a", redirect=True)
+    assert error["status"] == 500
+    assert "invalid URI" in error["detail"]
+
+
+async def test_user_information_authenticates_like_basic(make_ctx: Callable[..., EffectContext]) -> None:
+    seen, handler = recorder(httpx.Response(200, json={}))
+    result = await call(make_ctx(handler), uri="https://bob:hunter%202@x.test/a", output="response")
+    assert seen[0].headers["authorization"] == "Basic " + base64.b64encode(b"bob:hunter 2").decode()
+    assert seen[0].url.userinfo == b""
+    assert "hunter" not in json.dumps(result)
+    assert result["request"]["uri"] == "https://x.test/a"
+
+
+async def test_default_headers_and_the_ones_a_call_overrides(make_ctx: Callable[..., EffectContext]) -> None:
+    seen, handler = recorder(httpx.Response(200, json={}))
+    ctx = make_ctx(handler)
+    await call(ctx, uri="https://x.test:8443/")
+    await call(ctx, uri="https://x.test/", headers={"user-agent": "mine", "Accept-Encoding": "identity"})
+    assert seen[0].headers["user-agent"] == "flunq"
+    assert seen[0].headers["accept-encoding"] == "gzip, deflate"
+    assert seen[0].headers["host"] == "x.test:8443"
+    assert (seen[1].headers["user-agent"], seen[1].headers["accept-encoding"]) == ("mine", "identity")
+    assert seen[1].headers.get_list("user-agent") == ["mine"]
+
+
+async def test_header_values_cannot_smuggle_headers(make_ctx: Callable[..., EffectContext]) -> None:
+    seen, handler = recorder(httpx.Response(200))
+    error = await failure(make_ctx(handler), uri="https://x.test/", headers={"X-A": "1\r\nX-Injected: yes"})
+    assert (error["type"], error["status"]) == (ERROR_TYPE_PREFIX + "communication", 500)
+    assert seen == []
+
+
+@pytest.mark.parametrize(
+    "exc", [httpx.ConnectError("refused"), httpx.RemoteProtocolError("garbage"), httpx.UnsupportedProtocol("x")]
+)
+async def test_injected_transport_failures_are_communication_errors_500(
+    make_ctx: Callable[..., EffectContext], exc: Exception
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise exc
+
+    error = await failure(make_ctx(handler), uri="https://x.test/a?k=1")
+    assert (error["type"], error["status"]) == (ERROR_TYPE_PREFIX + "communication", 500)
+    assert "https://x.test/a?k=1" in error["detail"] and type(exc).__name__ in error["detail"]
+
+
+async def test_real_server_gzip_and_keep_alive_through_the_default_transport() -> None:
+    body = gzip.compress(json.dumps({"pets": ["rex"] * 200}).encode())
+    requests: list[bytes] = []
+    connections = 0
+
+    async def on_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        while True:
+            try:
+                requests.append(await reader.readuntil(b"\r\n\r\n"))
+            except asyncio.IncompleteReadError:
+                break
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
+                b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+            )
+        writer.close()
+        hung_up.set()
+
+    hung_up = asyncio.Event()
+    server = await asyncio.start_server(on_client, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        async with EffectContext(timeout=5) as ctx:
+            for _ in range(2):
+                assert await call(ctx, uri=f"http://127.0.0.1:{port}/pets") == {"pets": ["rex"] * 200}
+        await asyncio.wait_for(hung_up.wait(), 5)  # closing the context closed the connection
+    assert (len(requests), connections) == (2, 1)
+    assert b"\r\nAccept-Encoding: gzip, deflate\r\n" in requests[0]
