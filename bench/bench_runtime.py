@@ -60,31 +60,68 @@ def percentiles(values: list[float]) -> tuple[float, float, float]:
     return pick(0.50) * 1000, pick(0.95) * 1000, pick(0.99) * 1000
 
 
-async def drive(settings: Settings, source: str, name: str, executions: int, concurrency: int) -> dict:
-    runtime = Runtime(settings)
-    task = asyncio.create_task(runtime.run())
-    await runtime.started.wait()
-    engine = runtime.engine
-    assert engine is not None
+class Cluster:
+    """The roles in subprocesses (``flunq serve --roles ...``) on a shared Redis."""
+
+    def __init__(self, url: str, groups: list[str]) -> None:
+        env = {**os.environ, "FLUNQ_STORE": url, "FLUNQ_BUS": url, "FLUNQ_LOG_LEVEL": "warning"}
+        self.procs = [
+            subprocess.Popen([sys.executable, "-m", "flunq.cli", "serve", "--roles", roles], env=env)
+            for roles in groups
+        ]
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            proc.terminate()
+        for proc in self.procs:
+            proc.wait(30)
+
+
+async def drive(settings: Settings, source: str, name: str, executions: int, concurrency: int,
+                split: list[str] | None = None) -> dict:
+    """Run ``executions`` of the workflow with ``concurrency`` clients; the roles run in this
+    process, or in subprocesses when ``split`` lists their role groups."""
+    cluster = Cluster(settings.store, split) if split else None
+    runtime = Runtime(settings if not split else settings.with_(roles=("api",)))
+    if split:
+        from flunq.bus import open_bus
+        from flunq.engine import Engine
+        from flunq.store import open_store
+
+        engine = Engine(open_store(settings.store), open_bus(settings.bus))
+        await engine.store.start()
+        await engine.bus.start()
+    else:
+        task = asyncio.create_task(runtime.run())
+        await runtime.started.wait()
+        assert runtime.engine is not None
+        engine = runtime.engine
     tenant = "bench"
     await engine.register(tenant, source)
     latencies: list[float] = []
     gate = asyncio.Semaphore(concurrency)
 
-    async def one() -> None:
+    async def one(record_it: bool = True) -> None:
         async with gate:
             began = time.perf_counter()
             record, _ = await engine.start(tenant, "bench", name, {})
             record = await engine.wait(tenant, record.id, 120)
             if record.status != "completed":
                 raise RuntimeError(f"execution ended {record.status}: {record.error}")
-            latencies.append(time.perf_counter() - began)
+            if record_it:
+                latencies.append(time.perf_counter() - began)
 
+    await asyncio.gather(*(one(False) for _ in range(min(concurrency, 8))))  # warm up (and wait for subprocesses)
     began = time.perf_counter()
     await asyncio.gather(*(one() for _ in range(executions)))
     elapsed = time.perf_counter() - began
-    runtime.stop()
-    await task
+    if cluster is not None:
+        cluster.stop()
+        await engine.bus.close()
+        await engine.store.close()
+    else:
+        runtime.stop()
+        await task
     p50, p95, p99 = percentiles(latencies)
     return {"exec/s": executions / elapsed, "steps/s": executions * 10 / elapsed, "p50": p50, "p95": p95, "p99": p99}
 
@@ -109,15 +146,16 @@ async def raw_http(port: int, requests: int, concurrency: int) -> float:
         await client.aclose()
 
 
-def redis_calls(url: str) -> int:
+def redis_calls(url: str) -> dict[str, int]:
+    """Commands Redis ran so far, by name (commands run inside Lua scripts included)."""
     import redis
 
     stats = redis.Redis.from_url(url).info("commandstats")
-    return sum(v["calls"] for k, v in stats.items() if k.startswith("cmdstat_"))
+    return {k: v["calls"] for k, v in stats.items() if k.startswith("cmdstat_")}
 
 
 def report(label: str, row: dict, extra: str = "") -> None:
-    print(f"{label:<34} {row['exec/s']:>9.1f} {row['steps/s']:>9.1f} {row['p50']:>8.1f} {row['p95']:>8.1f} "
+    print(f"{label:<48} {row['exec/s']:>9.1f} {row['steps/s']:>9.1f} {row['p50']:>8.1f} {row['p95']:>8.1f} "
           f"{row['p99']:>8.1f}  {extra}")
 
 
@@ -136,26 +174,33 @@ async def main() -> None:
     try:
         raw = await raw_http(port, args.executions * 10, args.concurrency)
         print(f"baseline: the same GETs through the executor's HTTP client, no engine, same concurrency: {raw:.0f} req/s\n")
-        print(f"{'run':<34} {'exec/s':>9} {'steps/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
-        backends = []
+        print(f"{'run':<48} {'exec/s':>9} {'steps/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
+        folder = tempfile.mkdtemp(prefix="flunq-bench-")
+        embedded = Settings(roles=("worker", "executor", "timer"), store=f"sqlite:///{folder}/b.db", bus="memory://")
+        url = f"{args.redis}?prefix=bench{uuid.uuid4().hex[:8]}"
+        redis = Settings(roles=("worker", "executor", "timer"), store=url, bus=url)
+        split = ["worker,timer", "executor"]
+        runs = []
         if args.only in (None, "embedded"):
-            folder = tempfile.mkdtemp(prefix="flunq-bench-")
-            backends.append(("embedded", Settings(roles=("worker", "executor", "timer"), store=f"sqlite:///{folder}/b.db",
-                                                  bus="memory://", lifecycle_outputs=False), None))
+            runs.append(("embedded", embedded, None, None))
         if args.only in (None, "redis"):
-            prefix = f"bench{uuid.uuid4().hex[:8]}"
-            url = f"{args.redis}?prefix={prefix}"
-            backends.append(("redis", Settings(roles=("worker", "executor", "timer"), store=url, bus=url,
-                                               lifecycle_outputs=False), args.redis))
-        for label, settings, redis_url in backends:
+            runs.append(("redis, one process", redis, args.redis, None))
+            runs.append(("redis, worker+executor processes", redis, args.redis, split))
+        for label, settings, redis_url, groups in runs:
             for name, source in (("sets", SET_CHAIN), ("calls", http_chain)):
-                before = redis_calls(redis_url) if redis_url else 0
-                row = await drive(settings, source, name, args.executions, args.concurrency)
+                before = redis_calls(redis_url) if redis_url else {}
+                row = await drive(settings, source, name, args.executions, args.concurrency, groups)
                 extra = f"steps/s vs raw: {row['steps/s'] / raw:.2f}" if name == "calls" else ""
                 if redis_url:
-                    per_step = (redis_calls(redis_url) - before) / (args.executions * 10)
-                    extra += f"  redis cmds/step: {per_step:.2f}"
-                report(f"{label} {name} (10 tasks)", row, extra)
+                    after = redis_calls(redis_url)
+                    steps = (args.executions + min(args.concurrency, 8)) * 10
+                    total = sum(after.values()) - sum(before.values())
+                    evals = after.get("cmdstat_evalsha", 0) - before.get("cmdstat_evalsha", 0)
+                    extra += f"  redis cmds/step {total / steps:.1f} (EVALSHA {evals / steps:.2f})"
+                report(f"{label}: {name}", row, extra)
+            if groups is None:
+                row = await drive(settings, http_chain, "calls", 50, 1)
+                report(f"{label}: calls, one at a time", row, f"per step p50 {row['p50'] / 10:.2f} ms")
         print("\nreference (measured elsewhere on this kind of machine, 10 sequential GETs): "
               "Celery 5.7/Redis ~850 steps/s p99 26 ms; DBOS 3.4/SQLite ~440 steps/s p99 31 ms")
     finally:

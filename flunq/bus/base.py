@@ -32,7 +32,7 @@ other calls raise :class:`~flunq.errors.BusError` until :meth:`Bus.start` is cal
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from types import TracebackType
 from typing import Self
 
@@ -128,6 +128,26 @@ class Bus(ABC):
     @abstractmethod
     async def ack(self, topic: str, group: str, ids: Sequence[str]) -> None:
         """Mark messages done for the group; acking twice or an unknown id is harmless."""
+
+    async def deliver(
+        self,
+        outgoing: Mapping[str, Sequence[bytes]],
+        acks: Sequence[tuple[str, str, Sequence[str]]] = (),
+        broadcasts: Sequence[tuple[str, bytes]] = (),
+    ) -> None:
+        """Publish to several topics, then ack ``(topic, group, ids)``, then broadcast.
+
+        The hand-off of a role that consumed messages and produced others: backends do it
+        in as few round trips as they can, but never ack before the publishes are accepted
+        (if publishing fails, nothing is acked and the consumed messages come back)."""
+        for topic, bodies in outgoing.items():
+            if bodies:
+                await self.publish(topic, bodies)
+        for topic, group, ids in acks:
+            if ids:
+                await self.ack(topic, group, ids)
+        for channel, body in broadcasts:
+            await self.broadcast(channel, body)
 
     @abstractmethod
     async def dead_letter(self, topic: str, group: str, message: Message, reason: str) -> None:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Iterator, Sequence
+from collections.abc import Awaitable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -392,6 +392,31 @@ class RedisBus(Bus):
             for mid, fields in rows
         ]
 
+    async def deliver(
+        self,
+        outgoing: Mapping[str, Sequence[bytes]],
+        acks: Sequence[tuple[str, str, Sequence[str]]] = (),
+        broadcasts: Sequence[tuple[str, bytes]] = (),
+    ) -> None:
+        """One MULTI/EXEC round trip: the XADDs, then the XACKs, then the PUBLISHes."""
+        client = self._redis()
+        pipe = client.pipeline(transaction=True)
+        for topic, bodies in outgoing.items():
+            stream = self._topic(topic).stream
+            for body in bodies:
+                pipe.xadd(stream, {_BODY: body}, maxlen=self.maxlen)
+        for topic, group, ids in acks:
+            if ids:
+                pipe.xack(self._topic(topic).stream, group, *ids)
+        for channel, body in broadcasts:
+            pipe.publish(self._channel(channel), body)
+        if not len(pipe):
+            return
+        with _translated("deliver"):
+            await pipe.execute()
+        for topic, _, _ in acks:
+            await self._maybe_trim(self._topic(topic))
+
     # -- ack and retention -------------------------------------------------------------
 
     async def ack(self, topic: str, group: str, ids: Sequence[str]) -> None:
@@ -400,6 +425,9 @@ class RedisBus(Bus):
         if ids:
             with _translated("ack"):
                 await client.xack(state.stream, group, *ids)
+        await self._maybe_trim(state)
+
+    async def _maybe_trim(self, state: _Topic) -> None:
         now = time.monotonic()
         if now >= state.next_trim:
             state.next_trim = now + self.trim_every

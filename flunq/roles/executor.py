@@ -47,8 +47,7 @@ class Outbox:
         if not items:
             return
         try:
-            await self.bus.publish(WORK, [body for body, _ in items])
-            await self.bus.ack(EFFECTS, GROUP, [ack for _, ack in items])
+            await self.bus.deliver({WORK: [body for body, _ in items]}, [(EFFECTS, GROUP, [ack for _, ack in items])])
         except BaseException:
             self._items[:0] = items  # keep them for the next try
             self._ready.set()

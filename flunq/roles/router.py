@@ -56,9 +56,7 @@ class Router(Role):
             item = await self._decode(message)
             if item is not None:
                 deliveries.extend(await self._route(item))
-        if deliveries:
-            await self.bus.publish(WORK, deliveries)
-        await self.bus.ack(EVENTS, GROUP, [m.id for m in messages])
+        await self.bus.deliver({WORK: deliveries}, [(EVENTS, GROUP, [m.id for m in messages])])
 
     async def _decode(self, message: Message) -> EventItem | None:
         try:

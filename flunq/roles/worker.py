@@ -79,9 +79,7 @@ class Worker(Role):
         for key, items in groups.items():
             log.warning("execution %s/%s: still conflicting after %d tries; left for redelivery", *key, MAX_RETRIES)
             del items
-        await self._dispatch(outcomes)
-        if acks:
-            await self.engine.bus.ack(WORK, GROUP, acks)
+        await self._dispatch(outcomes, acks)
 
     async def _attempt(
         self, groups: dict[tuple[str, str], list[tuple[Message, WorkItem]]], acks: list[str], outcomes: list[Outcome]
@@ -124,7 +122,8 @@ class Worker(Role):
         for message, _ in items:
             await self.engine.bus.dead_letter(WORK, GROUP, message, reason)
 
-    async def _dispatch(self, outcomes: list[Outcome]) -> None:
+    async def _dispatch(self, outcomes: list[Outcome], acks: list[str]) -> None:
+        """Send what the commits call for, then ack what was consumed (one bus hand-off)."""
         effects: list[bytes] = []
         events: list[bytes] = []
         work: list[bytes] = []
@@ -136,18 +135,12 @@ class Worker(Role):
                 parent, fact = o.parent_fact
                 work.append(encode(WorkItem(tenant=o.tenant, execution_id=parent, fact=fact)))
             children.extend((o, c) for c in o.children)
-        bus = self.engine.bus
-        if effects:
-            await bus.publish(EFFECTS, effects)
-        if events:
-            await bus.publish(EVENTS, events)
-        if work:
-            await bus.publish(WORK, work)
         if children:
             await asyncio.gather(*(self._start_child(o, c) for o, c in children))
-        for o in outcomes:
-            if o.status_changed:
-                await bus.broadcast(changes_channel(o.tenant, o.execution_id), o.record.status.encode())
+        changes = [
+            (changes_channel(o.tenant, o.execution_id), o.record.status.encode()) for o in outcomes if o.status_changed
+        ]
+        await self.engine.bus.deliver({EFFECTS: effects, EVENTS: events, WORK: work}, [(WORK, GROUP, acks)], changes)
 
     async def _start_child(self, outcome: Outcome, command: Any) -> None:
         """Start a ``run: workflow`` child once, whatever the redeliveries (idempotency key)."""

@@ -416,3 +416,16 @@ async def test_redis_unreachable_is_backend_unavailable() -> None:
         await bus.publish("t", [b"x"])
     assert time.monotonic() - started < 5
     await bus.close()
+
+
+async def test_deliver_publishes_then_acks_then_broadcasts(bus: Bus) -> None:
+    await bus.publish("in", [b"job"])
+    [job] = await bus.read("in", "g", "c1", count=10, block=0.2)
+    async with bus.subscribe("news") as news:
+        await bus.deliver({"out": [b"r1", b"r2"], "other": []}, [("in", "g", [job.id])], [("news", b"done")])
+        assert await asyncio.wait_for(anext(news), 2) == b"done"
+    out = await bus.read("out", "g", "c1", count=10, block=0.2)
+    assert [m.body for m in out] == [b"r1", b"r2"]
+    bus.redeliver_after = 0.05
+    await asyncio.sleep(0.1)
+    assert await bus.read("in", "g", "c2", count=10, block=0.1) == []  # acked: never comes back
