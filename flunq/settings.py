@@ -48,7 +48,7 @@ class Settings:
     allow_run: tuple[str, ...] = ()  # run kinds the operator enables: shell, script, container
     # timer
     timer_poll: float = 0.05  # seconds between looks at the timer table when idle
-    timer_lease: float = 30.0  # a claimed timer whose firing was lost comes back after this
+    timer_lease: float = 5.0  # a claimed timer whose firing was lost (a crash) comes back after this
     # bus and recovery
     redeliver_after: float = 30.0
     max_deliveries: int = 5

@@ -52,7 +52,7 @@ class ApiRole(Role):
     async def run(self) -> None:
         sock = self._listen()
         self.port = sock.getsockname()[1]
-        log.warning("API listening on http://%s:%d", self.server.config.host, self.port)
+        log.info("API listening on http://%s:%d", self.server.config.host, self.port)
         serving = asyncio.create_task(self.server.serve(sockets=[sock]), name="flunq:api-server")
         self.ready.set()
         stopping = asyncio.create_task(self._stopping.wait())

@@ -26,7 +26,7 @@ CLAIM_BATCH = 500
 class TimerRole(Role):
     name = "timer"
 
-    def __init__(self, store: Store, bus: Bus, *, poll: float = 0.05, lease: float = 30.0) -> None:
+    def __init__(self, store: Store, bus: Bus, *, poll: float = 0.05, lease: float = 5.0) -> None:
         super().__init__()
         self.store = store
         self.bus = bus
