@@ -43,8 +43,8 @@ log = logging.getLogger(__name__)
 Handler = Callable[[dict[str, Any], "EffectContext"], Awaitable[Any]]
 
 
-# The handlers import their modules on first use: the interpreter imports
-# ``flunq.effects.uritemplate`` and must not pull in the HTTP client or YAML parsers with it.
+# The handlers import their modules on first use, so that importing this package (e.g. to
+# read HANDLERS) does not pull in the HTTP client or YAML parsers.
 async def _http(args: dict[str, Any], ctx: EffectContext) -> Any:
     from flunq.effects.http import call_http
 

@@ -61,8 +61,8 @@ from urllib.parse import quote, unquote_plus, urlencode, urljoin, urlsplit, urlu
 from flunq.effects import client
 from flunq.effects.auth import Authenticator, HeaderAuth, auth_for, basic_header
 from flunq.effects.context import EffectContext
-from flunq.effects.uritemplate import render_scalar
 from flunq.errors import WorkflowError, problem
+from flunq.interpreter.uritemplate import render_scalar
 
 __all__ = ["HttpRequest", "call_http", "communication_error", "decode_content", "exchange", "send"]
 

@@ -59,8 +59,8 @@ from ruamel.yaml import YAML, YAMLError
 from flunq.effects.auth import fingerprint
 from flunq.effects.context import EffectContext
 from flunq.effects.http import OUTPUTS, HttpRequest, exchange, send
-from flunq.effects.uritemplate import render_scalar
 from flunq.errors import WorkflowError, problem
+from flunq.interpreter.uritemplate import render_scalar
 
 __all__ = ["Operation", "build_request", "call_openapi", "find_operation", "load_document", "parse_document"]
 

@@ -69,6 +69,7 @@ class Executor(Role):
         self.context = context
         self.consumer = consumer
         self.slots = asyncio.Semaphore(concurrency)
+        self.free = concurrency  # slots not taken, for sizing reads (the semaphore keeps it private)
         self.outbox = Outbox(bus)
         self._running: set[asyncio.Task[None]] = set()
 
@@ -86,10 +87,10 @@ class Executor(Role):
     async def _round(self) -> None:
         await self.slots.acquire()  # read only when an effect can start at once
         self.slots.release()
-        free = max(1, self.slots._value)
-        messages = await self.bus.read(EFFECTS, GROUP, self.consumer, count=min(free, 256), block=0.5)
+        messages = await self.bus.read(EFFECTS, GROUP, self.consumer, count=min(max(1, self.free), 256), block=0.5)
         for message in messages:
             await self.slots.acquire()
+            self.free -= 1
             task = asyncio.create_task(self._handle(message), name=f"flunq:effect:{message.id}")
             self._running.add(task)
             task.add_done_callback(self._running.discard)
@@ -105,6 +106,7 @@ class Executor(Role):
             fact = await self._perform(item)
             self.outbox.put(encode(WorkItem(tenant=item.tenant, execution_id=item.execution_id, fact=fact)), message.id)
         finally:
+            self.free += 1
             self.slots.release()
 
     async def _perform(self, item: EffectItem) -> AnyFact:

@@ -2,8 +2,8 @@
 runtime or runner, no I/O library, and reads neither the environment nor a clock.
 
 Imports are read with :mod:`ast` from every module under ``flunq/interpreter`` (nested
-imports included, ``TYPE_CHECKING`` ones too). ``flunq.effects.uritemplate`` is the one
-effects module allowed: it is a pure helper the interpreter uses to expand endpoints.
+imports included, ``TYPE_CHECKING`` ones too). Nothing from ``flunq.effects`` either: the
+executor side may import the workflow side, never the reverse.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ PACKAGE = ROOT / "flunq"
 INTERPRETER = PACKAGE / "interpreter"
 
 FORBIDDEN_FLUNQ = ("flunq.bus", "flunq.store", "flunq.roles", "flunq.api", "flunq.runtime", "flunq.runner", "flunq.cli")
-ALLOWED_EFFECTS = frozenset({"flunq.effects.uritemplate"})
+ALLOWED_EFFECTS: frozenset[str] = frozenset()
 #: I/O, concurrency, clocks and randomness: none belongs in a deterministic interpreter.
 IO_MODULES = (
     "httpx", "redis", "sqlite3", "asyncio", "socket", "subprocess", "os", "shutil", "pathlib",
@@ -198,7 +198,7 @@ def test_flunq_modules_reached_at_import_time_stay_clear_of_the_runtime() -> Non
                     todo.append(name)
     reached = sorted(m for m in seen if _module_file(m) is not None)
     assert [m for m in reached if under(m, FORBIDDEN_FLUNQ)] == []
-    assert [m for m in reached if m.startswith("flunq.effects.")] == ["flunq.effects.uritemplate"]
+    assert [m for m in reached if m.startswith("flunq.effects")] == []
     assert "flunq.dsl.model" in reached and "flunq.expressions" in reached  # the walk works
 
 

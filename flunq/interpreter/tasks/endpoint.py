@@ -13,10 +13,10 @@ import msgspec
 
 from flunq import expressions
 from flunq.dsl import model as m
-from flunq.effects.uritemplate import expand
 from flunq.errors import WorkflowError
 from flunq.interpreter.machine import Machine
 from flunq.interpreter.state import TaskFrame
+from flunq.interpreter.uritemplate import expand
 
 
 def resolve_endpoint(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from flunq.effects.uritemplate import expand, render_scalar, variables_of
 from flunq.errors import ExpressionError
+from flunq.interpreter.uritemplate import expand, render_scalar, variables_of
 
 PET = "https://petstore.swagger.io/v2/pet/{petId}"
 
