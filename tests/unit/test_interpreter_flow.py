@@ -318,3 +318,10 @@ def test_then_in_a_nested_list_jumps_within_that_list_only() -> None:
         """
     )
     assert d.output == {"path": ["x", "z", "outer-y"]}
+
+
+def test_a_chain_of_pure_tasks_completes_within_one_advance_call() -> None:
+    body = "do:\n" + "".join(f"  - s{i}:\n      set: {{n: '${{ (.n // 0) + 1 }}'}}\n" for i in range(10))
+    d = run(body)
+    assert len(d.steps) == 1  # the Started fact alone
+    assert (d.status, d.output, d.commands) == ("completed", {"n": 10}, [])
